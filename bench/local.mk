@@ -1,0 +1,1 @@
+# bench: rules follow as this area lands.

@@ -1,0 +1,1 @@
+# contrib/imsim: rules follow as this area lands.

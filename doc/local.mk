@@ -1,0 +1,1 @@
+# doc: rules follow as this area lands.

@@ -1,0 +1,1 @@
+# plugins/jsonl: rules follow as this area lands.

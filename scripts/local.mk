@@ -1,0 +1,1 @@
+# scripts: rules follow as this area lands.
