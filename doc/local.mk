@@ -1,1 +1,3 @@
-# doc: rules follow as this area lands.
+# Man pages and design notes.
+dist_man_MANS += doc/immigrate.1
+EXTRA_DIST += doc/architecture.md README.md contrib/demo/run-demo.sh
