@@ -1,0 +1,19 @@
+# The load half of `immigrate run` (issue 5): classification, pacing, batching,
+# the request layer, the scheduler, progress and the dead-letter command.
+immigrate_SOURCES += \
+	src/classify.c src/classify.h \
+	src/pace.c src/pace.h \
+	src/batch.c src/batch.h
+
+LOAD_UNIT_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) -I$(top_srcdir)/tests
+check_PROGRAMS += tests/load/test_classify tests/load/test_pace tests/load/test_batch
+tests_load_test_classify_SOURCES = tests/load/test_classify.c src/classify.c
+tests_load_test_classify_CFLAGS = $(LOAD_UNIT_CFLAGS)
+tests_load_test_classify_LDADD = $(JANSSON_LIBS) $(CURL_LIBS)
+tests_load_test_pace_SOURCES = tests/load/test_pace.c src/pace.c
+tests_load_test_pace_CFLAGS = $(LOAD_UNIT_CFLAGS)
+tests_load_test_pace_LDADD = -lm
+tests_load_test_batch_SOURCES = tests/load/test_batch.c src/batch.c
+tests_load_test_batch_CFLAGS = $(LOAD_UNIT_CFLAGS)
+tests_load_test_batch_LDADD = $(JANSSON_LIBS)
+TESTS += tests/load/test_classify tests/load/test_pace tests/load/test_batch
