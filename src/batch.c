@@ -40,14 +40,6 @@ const struct im_kind_info *im_kind_info(enum im_kind kind)
 	return &kinds[kind];
 }
 
-int im_kind_from_name(const char *name)
-{
-	for (int k = 0; k < IM_KIND_COUNT; k++)
-		if (name && strcmp(kinds[k].name, name) == 0)
-			return k;
-	return -1;
-}
-
 /* A copy of the record's REST fields: without "kind", "_" annotations and the
  * fields listed in drop (which the body carries once at the top level). */
 static json_t *item_fields(const json_t *rec, const char *drop)
@@ -198,6 +190,7 @@ json_t *im_batch_body(enum im_kind kind, json_t *const *records, size_t n, char 
 	case IM_KIND_GROUP:
 	case IM_KIND_GROUP_UNREAD:
 		return item_fields(records[0], NULL);
+	case IM_KIND_UNKNOWN:
 	case IM_KIND_COUNT:
 		break;
 	}

@@ -13,20 +13,9 @@
 
 #include <jansson.h>
 
-/* Record kinds in dependency order (a kind never depends on a later one). */
-enum im_kind {
-	IM_KIND_ACCOUNT,
-	IM_KIND_PROFILE,
-	IM_KIND_FRIEND,
-	IM_KIND_BLACKLIST,
-	IM_KIND_GROUP,
-	IM_KIND_GROUP_MEMBER,
-	IM_KIND_GROUP_MSG,
-	IM_KIND_GROUP_UNREAD,
-	IM_KIND_C2C_MSG,
-	IM_KIND_C2C_READ,
-	IM_KIND_COUNT
-};
+/* Record kinds: enum im_kind of imrecord.h (H3's record model), whose order is
+ * also a dependency order: a kind never depends on a later one. */
+#include "imrecord.h"
 
 /* Item codes of our own for failures the service reports without a code
  * (FailAccounts, MemberList Result 0). Negative so they never clash with Tencent's. */
@@ -34,7 +23,7 @@ enum { IM_ITEM_FAILED_NO_CODE = -2 };
 
 struct im_kind_info {
 	enum im_kind kind;
-	const char *name;    /* the IM record's "kind" value */
+	const char *name;    /* the IM record's "kind" value (as im_kind_name()) */
 	const char *service; /* REST service name */
 	const char *command; /* REST command; also the key of target.limits */
 	int max_items;	     /* documented maximum records per call */
@@ -46,9 +35,6 @@ struct im_kind_info {
 
 /* Static description of a kind. kind must be < IM_KIND_COUNT. */
 const struct im_kind_info *im_kind_info(enum im_kind kind);
-
-/* The kind named name ("account", "c2c_msg", ...), or -1. */
-int im_kind_from_name(const char *name);
 
 /* Builds the request body for n records of kind (n >= 1; exactly 1 for kinds
  * whose max_items is 1; the caller keeps n within the configured maximum; all
