@@ -21,5 +21,6 @@ struct im_command {
 extern const struct im_command im_commands[];
 
 int cmd_usersig(int argc, char **argv);
+int cmd_plugins(int argc, char **argv);
 
 #endif

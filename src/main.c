@@ -9,6 +9,7 @@
 
 const struct im_command im_commands[] = {
 	{"usersig", cmd_usersig, "print or verify a UserSig (TLSSigAPIv2)"},
+	{"plugins", cmd_plugins, "list the source plugins found and why any are refused"},
 	{NULL, NULL, NULL},
 };
 
