@@ -31,6 +31,7 @@ struct jas {
 	uint64_t in_base; /* offset of in[0] */
 	uint64_t line;
 	int eof;
+	int capture;
 	char *val;
 	size_t val_len, val_cap, max_value;
 	uint64_t val_off, val_line;
@@ -48,6 +49,7 @@ struct jas *jas_new(jas_read_fn read, void *ctx, size_t max_value)
 	s->ctx = ctx;
 	s->max_value = max_value ? max_value : 1;
 	s->line = 1;
+	s->capture = 1;
 	s->state = ST_START;
 	return s;
 }
@@ -58,6 +60,11 @@ void jas_free(struct jas *s)
 		return;
 	free(s->val);
 	free(s);
+}
+
+void jas_set_capture(struct jas *s, int on)
+{
+	s->capture = on;
 }
 
 uint64_t jas_offset(const struct jas *s)
@@ -213,6 +220,7 @@ static int scan_value(struct jas *s, int capture)
 	int c, depth = 0, in_str = 0, esc = 0, done = 0, oversized = 0;
 	char what[16];
 
+	capture = capture && s->capture;
 	c = skip_ws(s);
 	if (c == -2)
 		return JAS_ERROR;

@@ -61,6 +61,10 @@ int jas_enter_array(struct jas *s);
  * error report), JAS_END after the closing ']', or JAS_ERROR. */
 int jas_next_element(struct jas *s);
 
+/* With capture off, elements and values are scanned but not kept (counting passes):
+ * jas_value() is then empty and JAS_OVERSIZED never happens. On by default. */
+void jas_set_capture(struct jas *s, int on);
+
 /* The bytes of the last value or element. Borrowed until the next call; NUL-terminated. */
 const char *jas_value(const struct jas *s, size_t *len);
 
