@@ -1,0 +1,756 @@
+/* The time model of a migration (see plan.h). */
+#include "config.h"
+
+#include "plan.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "imrules.h"
+#include "pace.h"
+
+static void set_err(char *err, size_t err_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t err_size, const char *fmt, ...)
+{
+	va_list ap;
+	if (!err || !err_size)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, err_size, fmt, ap);
+	va_end(ap);
+}
+
+void im_plan_config_defaults(struct im_plan_config *c)
+{
+	memset(c, 0, sizeof *c);
+	for (int k = 0; k < IM_KIND_COUNT; k++) {
+		const struct im_kind_info *ki = im_kind_info(k);
+		c->limit[k] = im_pace_default_limit(ki->command);
+		c->batch[k] = ki->max_items > 0 ? ki->max_items : 1;
+	}
+}
+
+/* Editions and the limits the spec gives for them (§3.2 70398, §6.1, §8.3). 0 = none
+ * documented. */
+struct edition {
+	const char *name;
+	int64_t max_accounts, max_groups;
+	int64_t max_members, max_members_raised;
+	int retention_days;
+};
+
+static const struct edition editions[] = {
+	{"free", 100, 100, 20, 20, 7},
+	{"trial", 100, 100, 20, 20, 7},
+	{"standard", 0, 0, 200, 2000, 7},
+	{"pro", 0, 0, 200, 2000, 30},
+	{"pro_plus", 0, 0, 2000, 6000, 90},
+	{"enterprise", 0, 0, 2000, 6000, 90},
+	{"ultimate", 0, 0, 2000, 6000, 0},
+};
+
+static const struct edition *find_edition(const char *name)
+{
+	for (size_t i = 0; i < sizeof editions / sizeof editions[0]; i++)
+		if (strcmp(editions[i].name, name) == 0)
+			return &editions[i];
+	return NULL;
+}
+
+int im_plan_config_from_target(struct im_plan_config *c, const json_t *target, char *err, size_t err_size)
+{
+	if (!target || json_is_null(target))
+		return 0;
+	if (!json_is_object(target)) {
+		set_err(err, err_size, "target: expected a table");
+		return -1;
+	}
+	const json_t *plan = json_object_get(target, "plan");
+	if (plan) {
+		const char *name = json_string_value(plan);
+		if (!name || !find_edition(name) || strlen(name) >= sizeof c->edition) {
+			set_err(err, err_size,
+				"target.plan: expected one of \"free\", \"trial\", \"standard\", \"pro\", "
+				"\"pro_plus\", \"enterprise\", \"ultimate\"");
+			return -1;
+		}
+		snprintf(c->edition, sizeof c->edition, "%s", name);
+	}
+	const json_t *limits = json_object_get(target, "limits");
+	if (!limits || json_is_null(limits))
+		return 0;
+	if (!json_is_object(limits)) {
+		set_err(err, err_size, "target.limits: expected a table of API name = calls per second");
+		return -1;
+	}
+	const char *key;
+	const json_t *val;
+	json_object_foreach((json_t *)limits, key, val) {
+		if (!json_is_number(val)) {
+			set_err(err, err_size, "target.limits.%s: expected a number", key);
+			return -1;
+		}
+		double v = json_number_value(val);
+		if (strcmp(key, "group_msg_batch") == 0) {
+			if (!json_is_integer(val) || v < 1 || v > 20) {
+				set_err(err, err_size, "target.limits.group_msg_batch: expected an integer 1..20");
+				return -1;
+			}
+			c->batch[IM_KIND_GROUP_MSG] = (int)v;
+			continue;
+		}
+		if (!(v > 0) || !isfinite(v)) {
+			set_err(err, err_size, "target.limits.%s: expected calls per second > 0", key);
+			return -1;
+		}
+		for (int k = 0; k < IM_KIND_COUNT; k++)
+			if (strcmp(im_kind_info(k)->command, key) == 0)
+				c->limit[k] = v;
+	}
+	return 0;
+}
+
+/* Kinds whose calls carry many records of one conversation (friends of one user,
+ * members or messages of one group). */
+static int batched_by_conv(enum im_kind k)
+{
+	const struct im_kind_info *ki = im_kind_info(k);
+	return ki->conv_field && *ki->conv_field && ki->max_items > 1;
+}
+
+/* Kinds whose calls are serialised per conversation (one in flight per conv). */
+static int serialised(enum im_kind k)
+{
+	return im_kind_info(k)->conv_field != NULL;
+}
+
+static int64_t ceil_div(int64_t n, int64_t d)
+{
+	return d > 0 ? (n + d - 1) / d : n;
+}
+
+int64_t im_plan_calls_for(const struct im_plan_config *c, enum im_kind kind, int64_t n, int64_t convs)
+{
+	if (n <= 0)
+		return 0;
+	int64_t b = c->batch[kind] > 0 ? c->batch[kind] : 1;
+	int64_t calls = ceil_div(n, b);
+	/* Every conversation starts a call of its own: at least one call per conv. */
+	if (batched_by_conv(kind) && convs > calls)
+		calls = convs < n ? convs : n;
+	return calls;
+}
+
+int im_plan_count(struct im_stage *st, const struct im_plan_config *c, enum im_plan_scope scope,
+		  struct im_plan_work work[IM_KIND_COUNT], char *err, size_t err_size)
+{
+	memset(work, 0, sizeof(struct im_plan_work) * IM_KIND_COUNT);
+	/* One pass per kind over the records_sched index (kind, status, conv): the
+	 * inner GROUP BY walks conv in index order, so no temporary b-tree is built. */
+	static const char *const sql_all =
+		"SELECT COALESCE(SUM(n), 0), COALESCE(SUM((n + ?2 - 1) / ?2), 0), COUNT(*),"
+		" COALESCE(MAX((n + ?2 - 1) / ?2), 0)"
+		" FROM (SELECT COUNT(*) AS n FROM records WHERE kind = ?1 GROUP BY conv)";
+	static const char *const sql_remaining =
+		"SELECT COALESCE(SUM(n), 0), COALESCE(SUM((n + ?2 - 1) / ?2), 0), COUNT(*),"
+		" COALESCE(MAX((n + ?2 - 1) / ?2), 0)"
+		" FROM (SELECT COUNT(*) AS n FROM records WHERE kind = ?1 AND status IN (0, 1)"
+		" GROUP BY conv)";
+	sqlite3_stmt *s = im_stage_stmt(st, scope == IM_PLAN_ALL ? sql_all : sql_remaining, err, err_size);
+	if (!s)
+		return -1;
+	for (int k = 0; k < IM_KIND_COUNT; k++) {
+		/* Unbatched kinds: the "batch" of the per-conv sum is 1, so calls = records. */
+		int64_t per_conv_batch = batched_by_conv(k) ? c->batch[k] : 1;
+		sqlite3_reset(s);
+		sqlite3_bind_text(s, 1, im_kind_info(k)->name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, per_conv_batch);
+		if (sqlite3_step(s) != SQLITE_ROW) {
+			set_err(err, err_size, "%s: counting %s records: %s", im_stage_path(st),
+				im_kind_info(k)->name, im_stage_errmsg(st));
+			sqlite3_reset(s);
+			return -1;
+		}
+		struct im_plan_work *w = &work[k];
+		w->records = sqlite3_column_int64(s, 0);
+		w->convs = sqlite3_column_int64(s, 2);
+		if (batched_by_conv(k))
+			w->calls = sqlite3_column_int64(s, 1);
+		else
+			w->calls = ceil_div(w->records, c->batch[k] > 0 ? c->batch[k] : 1);
+		w->max_conv_calls = serialised(k) ? sqlite3_column_int64(s, 3) : 0;
+	}
+	sqlite3_reset(s);
+	return 0;
+}
+
+static double kind_floor(const struct im_plan_config *c, int k, const struct im_plan_work *w)
+{
+	if (w->calls <= 0)
+		return 0;
+	double f = (double)w->calls / (c->limit[k] > 0 ? c->limit[k] : 1);
+	double serial = (double)w->max_conv_calls * c->rtt;
+	return serial > f ? serial : f;
+}
+
+void im_plan_schedule(struct im_plan *p, const struct im_plan_config *c,
+		      const struct im_plan_work work[IM_KIND_COUNT])
+{
+	memset(p, 0, sizeof *p);
+	p->config = *c;
+	memcpy(p->work, work, sizeof p->work);
+	for (int k = 0; k < IM_KIND_COUNT; k++)
+		p->slot[k].floor = kind_floor(c, k, &work[k]);
+	/* Longest path through the dependency DAG. batch.h lists kinds in dependency
+	 * order, but relaxing until nothing moves keeps this right if that changes. */
+	for (int pass = 0; pass < IM_KIND_COUNT; pass++) {
+		int moved = 0;
+		for (int k = 0; k < IM_KIND_COUNT; k++) {
+			double start = 0;
+			unsigned deps = im_kind_info(k)->deps;
+			for (int d = 0; d < IM_KIND_COUNT; d++)
+				if ((deps & (1u << d)) && d != k && p->slot[d].end > start)
+					start = p->slot[d].end;
+			double end = start + p->slot[k].floor;
+			if (start != p->slot[k].start || end != p->slot[k].end)
+				moved = 1;
+			p->slot[k].start = start;
+			p->slot[k].end = end;
+		}
+		if (!moved)
+			break;
+	}
+	p->critical_last = -1;
+	for (int k = 0; k < IM_KIND_COUNT; k++)
+		if (p->slot[k].floor > 0 && p->slot[k].end > p->total) {
+			p->total = p->slot[k].end;
+			p->critical_last = k;
+		}
+	/* Walk back from the last kind through the dependency that ended last. */
+	int k = p->critical_last;
+	while (k >= 0) {
+		p->slot[k].critical = 1;
+		int prev = -1;
+		double best = 0;
+		unsigned deps = im_kind_info(k)->deps;
+		for (int d = 0; d < IM_KIND_COUNT; d++)
+			if ((deps & (1u << d)) && d != k && !p->slot[d].critical && p->slot[d].floor > 0 &&
+			    p->slot[d].end > best) {
+				best = p->slot[d].end;
+				prev = d;
+			}
+		k = prev;
+	}
+}
+
+double im_plan_eta(const struct im_plan_config *c, const int64_t remaining_calls[IM_KIND_COUNT])
+{
+	struct im_plan_work work[IM_KIND_COUNT];
+	memset(work, 0, sizeof work);
+	for (int k = 0; k < IM_KIND_COUNT; k++)
+		work[k].calls = remaining_calls[k] > 0 ? remaining_calls[k] : 0;
+	struct im_plan p;
+	im_plan_schedule(&p, c, work);
+	return p.total;
+}
+
+static int64_t scale1(int64_t v, double f)
+{
+	return (int64_t)ceil((double)v * f);
+}
+
+void im_plan_scale(struct im_plan_work work[IM_KIND_COUNT], double factor)
+{
+	if (!(factor >= 0))
+		return;
+	for (int k = 0; k < IM_KIND_COUNT; k++) {
+		work[k].records = scale1(work[k].records, factor);
+		work[k].calls = scale1(work[k].calls, factor);
+		work[k].convs = scale1(work[k].convs, factor);
+		/* A sample shows a conversation's share of the whole, not its full length:
+		 * the busiest one grows with the data too. */
+		work[k].max_conv_calls = scale1(work[k].max_conv_calls, factor);
+	}
+}
+
+const char *im_plan_severity_name(enum im_plan_severity s)
+{
+	switch (s) {
+	case IM_PLAN_INFO:
+		return "info";
+	case IM_PLAN_WARN:
+		return "warn";
+	case IM_PLAN_REFUSE:
+		return "refuse";
+	}
+	return "?";
+}
+
+void im_plan_warnings_free(struct im_plan_warnings *w)
+{
+	if (!w)
+		return;
+	free(w->v);
+	w->v = NULL;
+	w->n = w->cap = 0;
+}
+
+/* Copies at most size-1 bytes of s into buf without cutting a UTF-8 sequence,
+ * marking a cut with "...". */
+static void copy_example(char *buf, size_t size, const char *s)
+{
+	if (!s) {
+		buf[0] = '\0';
+		return;
+	}
+	size_t len = strlen(s);
+	if (len < size) {
+		memcpy(buf, s, len + 1);
+		return;
+	}
+	size_t keep = size > 4 ? size - 4 : 0;
+	while (keep > 0 && ((unsigned char)s[keep] & 0xC0) == 0x80)
+		keep--;
+	memcpy(buf, s, keep);
+	memcpy(buf + keep, "...", 4);
+}
+
+static int add_warning(struct im_plan_warnings *w, enum im_plan_severity sev, const char *kind, int64_t count,
+		       const char *example, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static int add_warning(struct im_plan_warnings *w, enum im_plan_severity sev, const char *kind, int64_t count,
+		       const char *example, const char *fmt, ...)
+{
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 8;
+		struct im_plan_warning *v = realloc(w->v, cap * sizeof *v);
+		if (!v)
+			return -1;
+		w->v = v;
+		w->cap = cap;
+	}
+	struct im_plan_warning *x = &w->v[w->n++];
+	memset(x, 0, sizeof *x);
+	x->severity = sev;
+	x->count = count;
+	snprintf(x->kind, sizeof x->kind, "%s", kind ? kind : "");
+	copy_example(x->example, sizeof x->example, example);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(x->what, sizeof x->what, fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+/* Runs a query returning one row (count, example) with the given text/integer
+ * bindings: "s" binds a string, "i" an int64. */
+static int query_count(struct im_stage *st, const char *sql, int64_t *count, char *example, size_t ex_size,
+		       char *err, size_t err_size, const char *types, ...)
+{
+	sqlite3_stmt *s = im_stage_stmt(st, sql, err, err_size);
+	if (!s)
+		return -1;
+	va_list ap;
+	va_start(ap, types);
+	for (int i = 0; types[i]; i++) {
+		if (types[i] == 's')
+			sqlite3_bind_text(s, i + 1, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_int64(s, i + 1, va_arg(ap, int64_t));
+	}
+	va_end(ap);
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		set_err(err, err_size, "%s: checking the stage: %s", im_stage_path(st), im_stage_errmsg(st));
+		sqlite3_reset(s);
+		return -1;
+	}
+	*count = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	if (example)
+		copy_example(example, ex_size,
+			     rc == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 1) : NULL);
+	sqlite3_reset(s);
+	return 0;
+}
+
+/* User and group ids each kind carries, with their byte limits (spec §3.1, §6.1). */
+static const struct id_field {
+	enum im_kind kind;
+	const char *path;
+	int max_bytes;
+	const char *rule;
+} id_fields[] = {
+	{IM_KIND_ACCOUNT, "$.UserID", 32, "UserID"},
+	{IM_KIND_PROFILE, "$.From_Account", 32, "UserID"},
+	{IM_KIND_FRIEND, "$.From_Account", 32, "UserID"},
+	{IM_KIND_FRIEND, "$.To_Account", 32, "UserID"},
+	{IM_KIND_BLACKLIST, "$.From_Account", 32, "UserID"},
+	{IM_KIND_BLACKLIST, "$.To_Account", 32, "UserID"},
+	{IM_KIND_C2C_MSG, "$.From_Account", 32, "UserID"},
+	{IM_KIND_C2C_MSG, "$.To_Account", 32, "UserID"},
+	{IM_KIND_C2C_READ, "$.Report_Account", 32, "UserID"},
+	{IM_KIND_C2C_READ, "$.Peer_Account", 32, "UserID"},
+	{IM_KIND_GROUP, "$.GroupId", 47, "custom GroupId (< 48 bytes)"},
+	{IM_KIND_GROUP, "$.Owner_Account", 32, "UserID"},
+	{IM_KIND_GROUP_MEMBER, "$.Member_Account", 32, "UserID"},
+	{IM_KIND_GROUP_MSG, "$.From_Account", 32, "UserID"},
+	{IM_KIND_GROUP_UNREAD, "$.Member_Account", 32, "UserID"},
+};
+
+static int check_ids(struct im_stage *st, struct im_plan_warnings *w, char *err, size_t err_size)
+{
+	static const char *const sql =
+		"SELECT COUNT(*), MIN(json_extract(payload, ?2)) FROM records"
+		" WHERE kind = ?1 AND length(CAST(json_extract(payload, ?2) AS BLOB)) > ?3";
+	for (size_t i = 0; i < sizeof id_fields / sizeof id_fields[0]; i++) {
+		const struct id_field *f = &id_fields[i];
+		int64_t n;
+		char ex[128];
+		if (query_count(st, sql, &n, ex, sizeof ex, err, err_size, "ssi", im_kind_info(f->kind)->name,
+				f->path, (int64_t)f->max_bytes) < 0)
+			return -1;
+		if (n > 0 && add_warning(w, IM_PLAN_REFUSE, im_kind_info(f->kind)->name, n, ex,
+					 "%s over %d bytes: a %s is at most %d bytes", f->path + 2,
+					 f->max_bytes, f->rule, f->max_bytes) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Message sizes are measured exactly (im_rules_msg_size: compact MsgBody plus
+ * CloudCustomData) on the few records whose whole payload could be over the
+ * warning line; the payload holds both, so it is never smaller. */
+static int check_msg_sizes(struct im_stage *st, struct im_plan_warnings *w, char *err, size_t err_size)
+{
+	static const char *const sql =
+		"SELECT payload, COALESCE(source_id, conv) FROM records"
+		" WHERE kind = ?1 AND length(CAST(payload AS BLOB)) > 8000";
+	static const enum im_kind kinds[] = {IM_KIND_C2C_MSG, IM_KIND_GROUP_MSG};
+	for (size_t i = 0; i < 2; i++) {
+		sqlite3_stmt *s = im_stage_stmt(st, sql, err, err_size);
+		if (!s)
+			return -1;
+		sqlite3_bind_text(s, 1, im_kind_info(kinds[i])->name, -1, SQLITE_STATIC);
+		int64_t over = 0, large = 0;
+		char ex_over[128] = "", ex_large[128] = "";
+		int rc;
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			json_t *rec = json_loads((const char *)sqlite3_column_text(s, 0), 0, NULL);
+			if (!rec)
+				continue;
+			size_t size = im_rules_msg_size(json_object_get(rec, "MsgBody"),
+							json_string_value(json_object_get(rec, "CloudCustomData")));
+			const char *id = (const char *)sqlite3_column_text(s, 1);
+			if (size > 12000) {
+				if (!over++)
+					copy_example(ex_over, sizeof ex_over, id);
+			} else if (size > 8000) {
+				if (!large++)
+					copy_example(ex_large, sizeof ex_large, id);
+			}
+			json_decref(rec);
+		}
+		sqlite3_reset(s);
+		if (rc != SQLITE_DONE) {
+			set_err(err, err_size, "%s: checking message sizes: %s", im_stage_path(st),
+				im_stage_errmsg(st));
+			return -1;
+		}
+		const char *kind = im_kind_info(kinds[i])->name;
+		if (over && add_warning(w, IM_PLAN_REFUSE, kind, over, ex_over,
+					"message over 12,000 bytes (MsgBody + CloudCustomData): refused") < 0)
+			return -1;
+		if (large && add_warning(w, IM_PLAN_WARN, kind, large, ex_large,
+					 "message over 8,000 bytes: within today's 12,000-byte limit, over the "
+					 "older 8 KB one (spec §5.1 conflict)") < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Group timing rules (spec §6.3, §6.4, §8.3): history and members must come after
+ * the group's CreateTime, which is the import time when the group has none. */
+static int check_group_times(struct im_stage *st, struct im_plan_warnings *w, char *err, size_t err_size)
+{
+	static const char *const sql_before =
+		"WITH g AS MATERIALIZED (SELECT conv, json_extract(payload, '$.CreateTime') AS ct"
+		" FROM records WHERE kind = 'group')"
+		" SELECT COUNT(*), MIN(m.conv) FROM records m JOIN g ON g.conv = m.conv"
+		" WHERE m.kind = ?1 AND g.ct IS NOT NULL AND json_extract(m.payload, ?2) < g.ct";
+	static const char *const sql_equal =
+		"WITH g AS MATERIALIZED (SELECT conv, json_extract(payload, '$.CreateTime') AS ct"
+		" FROM records WHERE kind = 'group')"
+		" SELECT COUNT(*), MIN(m.conv) FROM records m JOIN g ON g.conv = m.conv"
+		" WHERE m.kind = ?1 AND g.ct IS NOT NULL AND json_extract(m.payload, ?2) = g.ct";
+	static const char *const sql_no_ct =
+		"WITH g AS MATERIALIZED (SELECT conv FROM records WHERE kind = 'group'"
+		" AND json_type(payload, '$.CreateTime') IS NULL)"
+		" SELECT COUNT(*), MIN(m.conv) FROM records m JOIN g ON g.conv = m.conv"
+		" WHERE m.kind = ?1 AND json_type(m.payload, ?2) IS NOT NULL";
+	static const char *const sql_future =
+		"SELECT COUNT(*), MIN(conv) FROM records WHERE kind = ?1 AND json_extract(payload, ?2) > ?3";
+	static const struct {
+		enum im_kind kind;
+		const char *path;
+	} rules[] = {{IM_KIND_GROUP_MSG, "$.SendTime"}, {IM_KIND_GROUP_MEMBER, "$.JoinTime"}};
+	int64_t now = (int64_t)time(NULL);
+	for (size_t i = 0; i < 2; i++) {
+		const char *kind = im_kind_info(rules[i].kind)->name;
+		const char *field = rules[i].path + 2;
+		int64_t n;
+		char ex[128];
+		if (query_count(st, sql_before, &n, ex, sizeof ex, err, err_size, "ss", kind, rules[i].path) < 0)
+			return -1;
+		if (n && add_warning(w, IM_PLAN_REFUSE, kind, n, ex,
+				     "%s before the group's CreateTime: refused (set import_group.CreateTime to "
+				     "the original creation time)", field) < 0)
+			return -1;
+		if (query_count(st, sql_equal, &n, ex, sizeof ex, err, err_size, "ss", kind, rules[i].path) < 0)
+			return -1;
+		if (n && add_warning(w, IM_PLAN_WARN, kind, n, ex,
+				     "%s equal to the group's CreateTime: the service wants it after "
+				     "(equality unconfirmed)", field) < 0)
+			return -1;
+		if (query_count(st, sql_no_ct, &n, ex, sizeof ex, err, err_size, "ss", kind, rules[i].path) < 0)
+			return -1;
+		if (n && add_warning(w, IM_PLAN_REFUSE, kind, n, ex,
+				     "%s in a group without CreateTime: the group is created at import time, so "
+				     "every earlier %s is refused", field, field) < 0)
+			return -1;
+		if (query_count(st, sql_future, &n, ex, sizeof ex, err, err_size, "ssi", kind, rules[i].path,
+				now) < 0)
+			return -1;
+		if (n && add_warning(w, IM_PLAN_REFUSE, kind, n, ex, "%s in the future: refused", field) < 0)
+			return -1;
+	}
+	static const char *const sql_orphan =
+		"SELECT COUNT(*), MIN(conv) FROM records WHERE kind = ?1"
+		" AND conv NOT IN (SELECT conv FROM records WHERE kind = 'group')";
+	static const enum im_kind group_kinds[] = {IM_KIND_GROUP_MEMBER, IM_KIND_GROUP_MSG, IM_KIND_GROUP_UNREAD};
+	for (size_t i = 0; i < 3; i++) {
+		const char *kind = im_kind_info(group_kinds[i])->name;
+		int64_t n;
+		char ex[128];
+		if (query_count(st, sql_orphan, &n, ex, sizeof ex, err, err_size, "s", kind) < 0)
+			return -1;
+		if (n && add_warning(w, IM_PLAN_WARN, kind, n, ex,
+				     "records of a group that is not staged: refused (10010) unless the group "
+				     "exists in the target already") < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Users named by records but not staged as accounts (spec §8.3: accounts first). */
+static int check_unknown_users(struct im_stage *st, struct im_plan_warnings *w, char *err, size_t err_size)
+{
+	static const char *const sql =
+		"WITH u(id) AS ("
+		" SELECT conv FROM records WHERE kind IN ('profile', 'friend', 'blacklist')"
+		" UNION SELECT json_extract(payload, '$.To_Account') FROM records"
+		"  WHERE kind IN ('friend', 'blacklist', 'c2c_msg')"
+		" UNION SELECT json_extract(payload, '$.From_Account') FROM records"
+		"  WHERE kind IN ('c2c_msg', 'group_msg')"
+		" UNION SELECT json_extract(payload, '$.Member_Account') FROM records"
+		"  WHERE kind IN ('group_member', 'group_unread')"
+		" UNION SELECT json_extract(payload, '$.Owner_Account') FROM records WHERE kind = 'group')"
+		" SELECT COUNT(*), MIN(id) FROM u WHERE id IS NOT NULL"
+		" AND id NOT IN (SELECT conv FROM records WHERE kind = 'account')";
+	int64_t n;
+	char ex[128];
+	if (query_count(st, sql, &n, ex, sizeof ex, err, err_size, "") < 0)
+		return -1;
+	if (n && add_warning(w, IM_PLAN_WARN, "", n, ex,
+			     "users named by records but not staged as accounts: their records are refused "
+			     "(70107/90012/30003/40003) unless the accounts exist in the target already") < 0)
+		return -1;
+	return 0;
+}
+
+static int check_edition(struct im_stage *st, const struct im_plan_config *c, struct im_plan_warnings *w,
+			 char *err, size_t err_size)
+{
+	int64_t n;
+	char ex[128];
+	static const char *const sql_per_conv =
+		"SELECT COUNT(*), MIN(conv) FROM (SELECT conv, COUNT(*) AS n FROM records"
+		" WHERE kind = ?1 GROUP BY conv) WHERE n > ?2";
+	if (query_count(st, sql_per_conv, &n, ex, sizeof ex, err, err_size, "si", "friend", (int64_t)3000) < 0)
+		return -1;
+	if (n && add_warning(w, IM_PLAN_REFUSE, "friend", n, ex,
+			     "users with more than 3,000 friends: the excess is refused") < 0)
+		return -1;
+	if (query_count(st, sql_per_conv, &n, ex, sizeof ex, err, err_size, "si", "blacklist", (int64_t)1000) < 0)
+		return -1;
+	if (n && add_warning(w, IM_PLAN_REFUSE, "blacklist", n, ex,
+			     "users blocking more than 1,000 others: the excess is refused") < 0)
+		return -1;
+
+	const struct edition *e = c->edition[0] ? find_edition(c->edition) : NULL;
+	if (!e)
+		return 0;
+	int64_t accounts = im_stage_count(st, "account", -1);
+	int64_t groups = im_stage_count(st, "group", -1);
+	if (accounts < 0 || groups < 0) {
+		set_err(err, err_size, "%s: counting: %s", im_stage_path(st), im_stage_errmsg(st));
+		return -1;
+	}
+	if (e->max_accounts && accounts > e->max_accounts &&
+	    add_warning(w, IM_PLAN_REFUSE, "account", accounts - e->max_accounts, "",
+			"%lld accounts on a %s app, which holds %lld: the rest are refused (70398)",
+			(long long)accounts, e->name, (long long)e->max_accounts) < 0)
+		return -1;
+	if (e->max_groups && groups > e->max_groups &&
+	    add_warning(w, IM_PLAN_REFUSE, "group", groups - e->max_groups, "",
+			"%lld groups on a %s app, which holds %lld: the rest are refused (10058)",
+			(long long)groups, e->name, (long long)e->max_groups) < 0)
+		return -1;
+	/* Members per group, counting an owner who is not also listed as a member. */
+	static const char *const sql_members =
+		"SELECT COUNT(*), MIN(conv) FROM (SELECT m.conv AS conv, COUNT(*) + EXISTS("
+		"  SELECT 1 FROM records g WHERE g.kind = 'group' AND g.conv = m.conv"
+		"  AND json_type(g.payload, '$.Owner_Account') = 'text') AS n"
+		" FROM records m WHERE m.kind = 'group_member' GROUP BY m.conv) WHERE n > ?1";
+	if (query_count(st, sql_members, &n, ex, sizeof ex, err, err_size, "i", e->max_members_raised) < 0)
+		return -1;
+	if (n && add_warning(w, IM_PLAN_REFUSE, "group_member", n, ex,
+			     "groups with more than %lld members, the most a %s app allows: the excess "
+			     "is refused", (long long)e->max_members_raised, e->name) < 0)
+		return -1;
+	if (e->max_members < e->max_members_raised) {
+		int64_t over_base;
+		if (query_count(st, sql_members, &over_base, ex, sizeof ex, err, err_size, "i", e->max_members) < 0)
+			return -1;
+		if (over_base - n > 0 &&
+		    add_warning(w, IM_PLAN_WARN, "group_member", over_base - n, ex,
+				"groups with more than %lld members: a %s app needs its member limit raised "
+				"(up to %lld)", (long long)e->max_members, e->name,
+				(long long)e->max_members_raised) < 0)
+			return -1;
+	}
+	if (e->retention_days) {
+		static const char *const sql_old =
+			"SELECT COUNT(*), MIN(conv) FROM records WHERE kind IN ('c2c_msg', 'group_msg')"
+			" AND ord < ?1";
+		int64_t cutoff = (int64_t)time(NULL) - (int64_t)e->retention_days * 86400;
+		if (query_count(st, sql_old, &n, ex, sizeof ex, err, err_size, "i", cutoff) < 0)
+			return -1;
+		if (n && add_warning(w, IM_PLAN_INFO, "", n, ex,
+				     "messages older than the %d-day history retention of a %s app: how "
+				     "retention treats imported history is unconfirmed", e->retention_days,
+				     e->name) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* What staging refused already: dead letters of the parse, script and validate
+ * stages, grouped by reason (the 20 most frequent). */
+static int check_dead(struct im_stage *st, struct im_plan_warnings *w, char *err, size_t err_size)
+{
+	static const char *const sql =
+		"SELECT stage, COALESCE(kind, ''), reason, COUNT(*), MIN(COALESCE(origin, ''))"
+		" FROM dead_letters WHERE replayed = 0 AND stage <> 'api'"
+		" GROUP BY stage, kind, reason ORDER BY 4 DESC, 1, 3 LIMIT 20";
+	sqlite3_stmt *s = im_stage_stmt(st, sql, err, err_size);
+	if (!s)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (add_warning(w, IM_PLAN_REFUSE, (const char *)sqlite3_column_text(s, 1),
+				sqlite3_column_int64(s, 3), (const char *)sqlite3_column_text(s, 4),
+				"dead letter (%s): %s", (const char *)sqlite3_column_text(s, 0),
+				(const char *)sqlite3_column_text(s, 2)) < 0) {
+			sqlite3_reset(s);
+			set_err(err, err_size, "out of memory");
+			return -1;
+		}
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		set_err(err, err_size, "%s: reading dead letters: %s", im_stage_path(st), im_stage_errmsg(st));
+		return -1;
+	}
+	return 0;
+}
+
+int im_plan_check(struct im_stage *st, const struct im_plan_config *c, struct im_plan_warnings *w,
+		  char *err, size_t err_size)
+{
+	if (check_ids(st, w, err, err_size) < 0 || check_msg_sizes(st, w, err, err_size) < 0 ||
+	    check_group_times(st, w, err, err_size) < 0 || check_unknown_users(st, w, err, err_size) < 0 ||
+	    check_edition(st, c, w, err, err_size) < 0 || check_dead(st, w, err, err_size) < 0) {
+		if (err && !err[0])
+			set_err(err, err_size, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* JSON numbers for seconds: three decimals are plenty and keep output stable. */
+static json_t *seconds_json(double s)
+{
+	return json_real(round(s * 1000) / 1000);
+}
+
+json_t *im_plan_to_json(const struct im_plan *p, const struct im_plan_warnings *w)
+{
+	json_t *root = json_object();
+	json_t *kinds = json_array();
+	json_t *path = json_array();
+	for (int k = 0; k < IM_KIND_COUNT; k++) {
+		const struct im_kind_info *ki = im_kind_info(k);
+		const struct im_plan_slot *s = &p->slot[k];
+		json_array_append_new(
+			kinds, json_pack("{s:s, s:s, s:I, s:I, s:I, s:f, s:i, s:o, s:o, s:o, s:b}", "kind", ki->name,
+					 "api", ki->command, "records", (json_int_t)p->work[k].records, "calls",
+					 (json_int_t)p->work[k].calls, "conversations", (json_int_t)p->work[k].convs,
+					 "rate", p->config.limit[k], "batch", p->config.batch[k], "floor",
+					 seconds_json(s->floor), "start", seconds_json(s->start), "end",
+					 seconds_json(s->end), "critical", s->critical));
+	}
+	/* The critical path in the order it runs. */
+	for (int k = 0; k < IM_KIND_COUNT; k++)
+		if (p->slot[k].critical)
+			json_array_append_new(path, json_string(im_kind_info(k)->name));
+	json_object_set_new(root, "total_seconds", seconds_json(p->total));
+	char buf[32];
+	json_object_set_new(root, "total", json_string(im_plan_format_duration(p->total, buf, sizeof buf)));
+	json_object_set_new(root, "critical_path", path);
+	json_object_set_new(root, "edition", p->config.edition[0] ? json_string(p->config.edition) : json_null());
+	json_object_set_new(root, "kinds", kinds);
+	if (w) {
+		json_t *ws = json_array();
+		for (size_t i = 0; i < w->n; i++) {
+			const struct im_plan_warning *x = &w->v[i];
+			json_array_append_new(ws, json_pack("{s:s, s:s, s:I, s:s, s:s}", "severity",
+							    im_plan_severity_name(x->severity), "kind", x->kind,
+							    "count", (json_int_t)x->count, "what", x->what,
+							    "example", x->example));
+		}
+		json_object_set_new(root, "warnings", ws);
+	}
+	return root;
+}
+
+char *im_plan_format_duration(double seconds, char *buf, size_t size)
+{
+	if (!(seconds >= 0) || !isfinite(seconds)) {
+		snprintf(buf, size, "-");
+		return buf;
+	}
+	if (seconds < 60) {
+		snprintf(buf, size, "%.1fs", seconds);
+		return buf;
+	}
+	long long t = (long long)ceil(seconds);
+	long long d = t / 86400, h = t / 3600 % 24, m = t / 60 % 60, s = t % 60;
+	if (d)
+		snprintf(buf, size, "%lldd %02lld:%02lld:%02lld", d, h, m, s);
+	else
+		snprintf(buf, size, "%02lld:%02lld:%02lld", h, m, s);
+	return buf;
+}
