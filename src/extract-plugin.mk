@@ -68,3 +68,10 @@ tests_plugins_test_plugin_load_LDADD = src/libimplugin.la src/libimcore.la
 TESTS += tests/plugins/test_plugin_load
 TESTS += tests/plugins/plugins-cli.sh
 EXTRA_DIST += tests/plugins/plugins-cli.sh
+
+check_PROGRAMS += tests/plugins/test_jsonl
+tests_plugins_test_jsonl_SOURCES = tests/plugins/test_jsonl.c
+tests_plugins_test_jsonl_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests
+tests_plugins_test_jsonl_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(ZLIB_CFLAGS)
+tests_plugins_test_jsonl_LDADD = src/libimplugin.la src/libimcore.la $(JANSSON_LIBS) $(ZLIB_LIBS)
+TESTS += tests/plugins/test_jsonl

@@ -547,7 +547,8 @@ static void make_record(struct jsonl *j, struct im_record *out, const char *text
 		return;
 	}
 	json_error_t jerr;
-	json_t *v = json_loadb(text, len, 0, &jerr);
+	/* DECODE_ANY: a scalar line gets "not an object", not a parse error. */
+	json_t *v = json_loadb(text, len, JSON_DECODE_ANY, &jerr);
 	if (!v) {
 		bad_record(j, out, text, len, "invalid JSON at column %d: %s", jerr.column, jerr.text);
 		return;
