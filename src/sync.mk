@@ -15,3 +15,11 @@ tests_sync_test_callback_sign_SOURCES = tests/sync/test_callback_sign.c
 tests_sync_test_callback_sign_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
 tests_sync_test_callback_sign_LDADD = src/libimsync.la
 TESTS += tests/sync/test_callback_sign
+
+src_libimsync_la_SOURCES += src/outbox.c src/outbox.h
+immigrate_SOURCES += src/outbox.c src/outbox.h
+check_PROGRAMS += tests/sync/test_outbox
+tests_sync_test_outbox_SOURCES = tests/sync/test_outbox.c
+tests_sync_test_outbox_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS)
+tests_sync_test_outbox_LDADD = src/libimsync.la src/libimcore.la $(SQLITE_LIBS) -lpthread
+TESTS += tests/sync/test_outbox
