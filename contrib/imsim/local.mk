@@ -1,1 +1,44 @@
-# contrib/imsim: rules follow as this area lands.
+# contrib/imsim: the local Tencent Cloud IM emulator, and the shared spec-rules
+# module it has in common with the runner (src/imrules.c).
+src_libimcore_la_SOURCES += src/imrules.c src/imrules.h
+
+bin_PROGRAMS += immigrate-imsim
+immigrate_imsim_SOURCES = \
+	contrib/imsim/main.c \
+	contrib/imsim/sim.h \
+	contrib/imsim/options.c contrib/imsim/options.h \
+	contrib/imsim/server.c contrib/imsim/server.h \
+	contrib/imsim/reply.c contrib/imsim/reply.h \
+	contrib/imsim/ratelimit.c contrib/imsim/ratelimit.h \
+	contrib/imsim/faults.c contrib/imsim/faults.h \
+	contrib/imsim/stats.c contrib/imsim/stats.h \
+	contrib/imsim/state.c contrib/imsim/state.h \
+	contrib/imsim/callback.c contrib/imsim/callback.h \
+	contrib/imsim/api.c contrib/imsim/api.h \
+	contrib/imsim/api_account.c \
+	contrib/imsim/api_profile.c \
+	contrib/imsim/api_sns.c \
+	contrib/imsim/api_msg.c \
+	contrib/imsim/api_group.c \
+	contrib/imsim/api_group_msg.c \
+	contrib/imsim/inspect.c
+immigrate_imsim_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) \
+	$(CRYPTO_CFLAGS)
+immigrate_imsim_LDADD = src/libimcore.la $(JANSSON_LIBS) $(SQLITE_LIBS) $(MHD_LIBS) $(CURL_LIBS) \
+	$(CRYPTO_LIBS) -lpthread
+
+check_PROGRAMS += tests/imsim/test_imrules tests/imsim/mksig
+tests_imsim_test_imrules_SOURCES = tests/imsim/test_imrules.c
+tests_imsim_test_imrules_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+tests_imsim_test_imrules_LDADD = src/libimcore.la $(JANSSON_LIBS)
+TESTS += tests/imsim/test_imrules
+# mksig: signs UserSigs for the conformance tests (key from a file, never argv).
+tests_imsim_mksig_SOURCES = tests/imsim/mksig.c
+tests_imsim_mksig_CFLAGS = $(AM_CFLAGS)
+tests_imsim_mksig_LDADD = src/libimcore.la
+
+IMSIM_TESTS =
+TESTS += $(IMSIM_TESTS)
+EXTRA_DIST += $(IMSIM_TESTS)
+
+
