@@ -75,3 +75,10 @@ tests_plugins_test_jsonl_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests
 tests_plugins_test_jsonl_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(ZLIB_CFLAGS)
 tests_plugins_test_jsonl_LDADD = src/libimplugin.la src/libimcore.la $(JANSSON_LIBS) $(ZLIB_LIBS)
 TESTS += tests/plugins/test_jsonl
+
+check_PROGRAMS += tests/plugins/test_host
+tests_plugins_test_host_SOURCES = tests/plugins/test_host.c
+tests_plugins_test_host_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests
+tests_plugins_test_host_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(MHD_CFLAGS)
+tests_plugins_test_host_LDADD = src/libimplugin.la src/libimcore.la $(JANSSON_LIBS) $(MHD_LIBS)
+TESTS += tests/plugins/test_host

@@ -318,6 +318,8 @@ static int host_http(void *ctx, const struct im_http_request *req, struct im_htt
 		     size_t err_size)
 {
 	struct host_ctx *c = ctx;
+	if (err && err_size)
+		err[0] = '\0';
 	if (!req || !resp || req->size < IM_HTTP_REQUEST_SIZE_V1 || resp->size < IM_HTTP_RESPONSE_SIZE_V1 ||
 	    !req->url) {
 		set_err(err, err_size, "http: malformed request (missing url or size fields)");
