@@ -1,0 +1,40 @@
+# plugins/easemob: the Easemob / Agora Chat source plugin (history files and
+# archived callbacks); its mapping script is scripts/easemob.lua, its tests live
+# in tests/easemob/, its documentation in doc/easemob.md.
+if BUILD_PLUGIN_EASEMOB
+EASEMOB_SOURCES = \
+	plugins/easemob/easemob.c \
+	plugins/easemob/em_inputs.c plugins/easemob/em_inputs.h \
+	plugins/easemob/em_lines.c plugins/easemob/em_lines.h \
+	plugins/easemob/em_record.c plugins/easemob/em_record.h \
+	plugins/easemob/em_security.c plugins/easemob/em_security.h \
+	plugins/easemob/em_seen.c plugins/easemob/em_seen.h
+
+pkglib_LTLIBRARIES += plugins/easemob/easemob.la
+plugins_easemob_easemob_la_SOURCES = $(EASEMOB_SOURCES)
+plugins_easemob_easemob_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CRYPTO_CFLAGS) $(ZLIB_CFLAGS)
+# -module spelled out: automake checks for it before $(PLUGIN_LDFLAGS) expands.
+plugins_easemob_easemob_la_LDFLAGS = -module $(PLUGIN_LDFLAGS)
+plugins_easemob_easemob_la_LIBADD = $(JANSSON_LIBS) $(CRYPTO_LIBS) $(ZLIB_LIBS)
+
+# A driver that loads the built module with a minimal host and prints what it
+# yields as JSON Lines (tests/easemob/*.sh run it).
+check_PROGRAMS += tests/easemob/em-read
+tests_easemob_em_read_SOURCES = tests/easemob/em-read.c
+tests_easemob_em_read_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+tests_easemob_em_read_LDADD = $(JANSSON_LIBS) $(LTDL_LIBS)
+
+# Unit tests of the pieces.
+check_PROGRAMS += tests/easemob/test_em_units
+tests_easemob_test_em_units_SOURCES = tests/easemob/test_em_units.c \
+	plugins/easemob/em_lines.c plugins/easemob/em_record.c \
+	plugins/easemob/em_security.c plugins/easemob/em_seen.c
+tests_easemob_test_em_units_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests -I$(top_srcdir)/plugins/easemob
+tests_easemob_test_em_units_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CRYPTO_CFLAGS) $(ZLIB_CFLAGS)
+tests_easemob_test_em_units_LDADD = $(JANSSON_LIBS) $(CRYPTO_LIBS) $(ZLIB_LIBS)
+TESTS += tests/easemob/test_em_units
+
+EASEMOB_SHELL_TESTS = tests/easemob/read.sh
+TESTS += $(EASEMOB_SHELL_TESTS)
+endif
+EXTRA_DIST += tests/easemob/read.sh tests/easemob/lib-easemob.sh tests/easemob/fixtures

@@ -1,0 +1,170 @@
+/* em-read: drive a source plugin module from the command line, for tests.
+ *
+ *   em-read [-c CHECKPOINT] [-n N] [-e] [-k] MODULE.la OPTIONS_JSON
+ *
+ * Loads MODULE with libltdl, opens it with OPTIONS_JSON (and CHECKPOINT when
+ * given) and prints one JSON line per record:
+ *   {"stream":..,"source_id":..,"origin":..,"data":..}  or  {..,"error":..,"raw":..}
+ * -n N stops after N records; -k prints {"checkpoint": TOKEN} after every record
+ * (and once at the end); -e prints the estimate first. The host it hands to the
+ * plugin logs to stderr, parses JSON with Jansson and has no HTTP.
+ * Exit status: 0 done, 1 a call failed (message on stderr), 2 usage. */
+#include <jansson.h>
+#include <ltdl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <immigrate/source.h>
+
+static void host_log(void *ctx, int level, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "easemob[%d]: ", level);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int host_http(void *ctx, const struct im_http_request *req, struct im_http_response *resp, char *err,
+		     size_t err_size)
+{
+	snprintf(err, err_size, "em-read has no HTTP");
+	return IM_SOURCE_ERROR;
+}
+
+static void host_http_free(void *ctx, struct im_http_response *resp)
+{
+}
+
+static json_t *host_json_parse(void *ctx, const char *text, size_t len, char *err, size_t err_size)
+{
+	json_error_t e;
+	json_t *v = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e);
+	if (!v)
+		snprintf(err, err_size, "line %d column %d: %s", e.line, e.column, e.text);
+	return v;
+}
+
+static void print_checkpoint(const struct im_source *src, void *state)
+{
+	char *cp = src->checkpoint(state);
+	json_t *o = json_pack("{ss}", "checkpoint", cp ? cp : "");
+	char *text = json_dumps(o, JSON_COMPACT);
+	printf("%s\n", text);
+	free(text);
+	json_decref(o);
+	free(cp);
+}
+
+int main(int argc, char **argv)
+{
+	const char *checkpoint = NULL;
+	long limit = -1;
+	int want_estimate = 0, want_checkpoints = 0, opt;
+	while ((opt = getopt(argc, argv, "c:n:ek")) != -1) {
+		switch (opt) {
+		case 'c': checkpoint = optarg; break;
+		case 'n': limit = atol(optarg); break;
+		case 'e': want_estimate = 1; break;
+		case 'k': want_checkpoints = 1; break;
+		default: return 2;
+		}
+	}
+	if (argc - optind != 2) {
+		fprintf(stderr, "usage: em-read [-c CHECKPOINT] [-n N] [-e] [-k] MODULE OPTIONS_JSON\n");
+		return 2;
+	}
+	json_error_t je;
+	json_t *options = json_loads(argv[optind + 1], 0, &je);
+	if (!options) {
+		fprintf(stderr, "em-read: options: %s\n", je.text);
+		return 2;
+	}
+	if (lt_dlinit() != 0) {
+		fprintf(stderr, "em-read: lt_dlinit failed\n");
+		return 1;
+	}
+	int status = 1;
+	void *state = NULL;
+	const struct im_source *src = NULL;
+	lt_dlhandle mod = lt_dlopen(argv[optind]);
+	if (!mod) {
+		fprintf(stderr, "em-read: %s: %s\n", argv[optind], lt_dlerror());
+		goto out;
+	}
+	im_source_entry_fn entry = (im_source_entry_fn)lt_dlsym(mod, IMMIGRATE_SOURCE_ENTRY_NAME);
+	src = entry ? entry() : NULL;
+	if (!src || src->abi != IMMIGRATE_SOURCE_ABI || src->size < IM_SOURCE_SIZE_V1) {
+		fprintf(stderr, "em-read: %s: not an ABI %d source plugin\n", argv[optind], IMMIGRATE_SOURCE_ABI);
+		goto out;
+	}
+	struct im_host host = {
+		.size = sizeof(host),
+		.abi = IMMIGRATE_SOURCE_ABI,
+		.ctx = NULL,
+		.log = host_log,
+		.http = host_http,
+		.http_free = host_http_free,
+		.json_parse = host_json_parse,
+	};
+	char err[1024] = "";
+	if (src->open(&host, options, checkpoint, &state, err, sizeof(err)) != IM_SOURCE_OK) {
+		fprintf(stderr, "em-read: open: %s\n", err);
+		src->close(state);
+		state = NULL;
+		goto out;
+	}
+	if (want_estimate) {
+		json_t *counts = NULL;
+		if (src->estimate(state, &counts, err, sizeof(err)) != IM_SOURCE_OK) {
+			fprintf(stderr, "em-read: estimate: %s\n", err);
+			goto out;
+		}
+		json_t *o = json_pack("{so}", "estimate", counts);
+		char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+		printf("%s\n", text);
+		free(text);
+		json_decref(o);
+	}
+	for (long n = 0; limit < 0 || n < limit; n++) {
+		struct im_record rec;
+		memset(&rec, 0, sizeof(rec));
+		rec.size = sizeof(rec);
+		int rc = src->next(state, &rec, err, sizeof(err));
+		if (rc == IM_SOURCE_END)
+			break;
+		if (rc != IM_SOURCE_OK) {
+			fprintf(stderr, "em-read: next: %s\n", err);
+			goto out;
+		}
+		json_t *o = json_pack("{ss*ss*ss*}", "stream", rec.stream, "source_id", rec.source_id, "origin",
+				      rec.origin);
+		if (rec.data)
+			json_object_set(o, "data", rec.data);
+		if (rec.error) {
+			json_object_set_new(o, "error", json_string(rec.error));
+			json_object_set_new(o, "raw", json_string(rec.raw ? rec.raw : ""));
+		}
+		char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+		printf("%s\n", text);
+		free(text);
+		json_decref(o);
+		if (want_checkpoints)
+			print_checkpoint(src, state);
+	}
+	if (want_checkpoints)
+		print_checkpoint(src, state);
+	status = 0;
+out:
+	if (src && state)
+		src->close(state);
+	json_decref(options);
+	if (mod)
+		lt_dlclose(mod);
+	lt_dlexit();
+	return status;
+}
