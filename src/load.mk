@@ -17,3 +17,19 @@ tests_load_test_batch_SOURCES = tests/load/test_batch.c src/batch.c
 tests_load_test_batch_CFLAGS = $(LOAD_UNIT_CFLAGS)
 tests_load_test_batch_LDADD = $(JANSSON_LIBS)
 TESTS += tests/load/test_classify tests/load/test_pace tests/load/test_batch
+
+# The loader proper (request layer, scheduler, stage SQL, progress). It joins the
+# immigrate executable together with the stage (H3's transform fragment); until
+# then the end-to-end driver below builds it with the stage directly.
+LOAD_CORE_SOURCES = \
+	src/tim.c src/tim.h \
+	src/load.c src/load.h \
+	src/load_stage.c src/load_stage.h \
+	src/progress.c src/progress.h
+
+# loadrun: stages IM records from JSON Lines and runs the loader (tests, bench).
+check_PROGRAMS += tests/load/loadrun
+tests_load_loadrun_SOURCES = tests/load/loadrun.c $(LOAD_CORE_SOURCES) \
+	src/classify.c src/pace.c src/batch.c src/stage.c src/stage.h
+tests_load_loadrun_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) $(SQLITE_CFLAGS) $(CRYPTO_CFLAGS)
+tests_load_loadrun_LDADD = src/libimcore.la $(JANSSON_LIBS) $(CURL_LIBS) $(SQLITE_LIBS) $(CRYPTO_LIBS) -lm

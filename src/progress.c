@@ -1,0 +1,178 @@
+/* Progress lines and the final summary; see progress.h. */
+#include "config.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "progress.h"
+
+struct im_progress {
+	FILE *out;
+	bool tty, quiet, json;
+	double last;
+	int lines_drawn; /* lines of the previous in-place frame */
+};
+
+struct im_progress *im_progress_new(FILE *out, bool tty, bool quiet, bool json)
+{
+	struct im_progress *p = calloc(1, sizeof *p);
+	if (!p)
+		return NULL;
+	p->out = out;
+	p->tty = tty && !json;
+	p->quiet = quiet;
+	p->json = json;
+	p->last = -1e9;
+	return p;
+}
+
+void im_progress_free(struct im_progress *p)
+{
+	free(p);
+}
+
+static void fmt_duration(char *out, size_t size, double s)
+{
+	if (!isfinite(s) || s < 0) {
+		snprintf(out, size, "--");
+		return;
+	}
+	long t = (long)(s + 0.5);
+	if (t >= 3600)
+		snprintf(out, size, "%ldh%02ldm", t / 3600, t / 60 % 60);
+	else if (t >= 60)
+		snprintf(out, size, "%ldm%02lds", t / 60, t % 60);
+	else
+		snprintf(out, size, "%.1fs", s);
+}
+
+static void line(struct im_progress *p, const struct im_progress_kind *k, double now)
+{
+	int64_t done = k->landed + k->dead;
+	double el = (k->ended > 0 ? k->ended : now) - k->started;
+	double rate = el > 0 ? (double)done / el : 0;
+	/* Records done before this run count towards done, not towards the rate:
+	 * the ETA is what remains at the rate seen so far. */
+	double eta = rate > 0 ? (double)(k->staged - done) / rate : NAN;
+	char e[32];
+	fmt_duration(e, sizeof e, k->ended > 0 ? 0 : eta);
+	if (p->json) {
+		fprintf(p->out,
+			"{\"event\":\"progress\",\"kind\":\"%s\",\"staged\":%lld,\"landed\":%lld,\"dead\":%lld,"
+			"\"calls\":%llu,\"retries\":%llu,\"throttled\":%llu,\"rate\":%.1f,\"eta_s\":%.1f}\n",
+			k->name, (long long)k->staged, (long long)k->landed, (long long)k->dead,
+			(unsigned long long)k->calls, (unsigned long long)k->retries, (unsigned long long)k->throttled,
+			rate, isfinite(eta) ? eta : -1.0);
+		return;
+	}
+	int width = 24, fill = k->staged > 0 ? (int)((double)done * width / (double)k->staged) : width;
+	char bar[32];
+	for (int i = 0; i < width; i++)
+		bar[i] = i < fill ? '#' : '.';
+	bar[width] = '\0';
+	fprintf(p->out, "%-12s [%s] %lld/%lld landed, %lld dead, %llu calls, %.0f/s, %s %s%s\n", k->name, bar,
+		(long long)k->landed, (long long)k->staged, (long long)k->dead, (unsigned long long)k->calls, rate,
+		k->ended > 0 ? "done" : "ETA", k->ended > 0 ? "" : e, p->tty ? "\033[K" : "");
+}
+
+void im_progress_update(struct im_progress *p, const struct im_progress_kind *kinds, double now, bool force)
+{
+	if (!p || p->quiet)
+		return;
+	double every = p->tty ? 0.25 : 5.0;
+	if (!force && now - p->last < every)
+		return;
+	p->last = now;
+	if (p->tty && p->lines_drawn > 0)
+		fprintf(p->out, "\033[%dA", p->lines_drawn);
+	int n = 0;
+	for (int k = 0; k < IM_KIND_COUNT; k++) {
+		if (!kinds[k].selected || kinds[k].staged <= 0 || (!p->tty && kinds[k].started == 0))
+			continue;
+		if (!p->tty && kinds[k].ended > 0 && kinds[k].ended < p->last - every && !force)
+			continue; /* finished kinds are reported once on a log */
+		line(p, &kinds[k], now);
+		n++;
+	}
+	if (p->tty)
+		p->lines_drawn = n;
+	fflush(p->out);
+}
+
+double im_progress_floor(const struct im_progress_kind *k)
+{
+	return k->limit > 0 ? (double)k->calls / k->limit : 0;
+}
+
+double im_progress_total_floor(const struct im_progress_kind *kinds)
+{
+	double end[IM_KIND_COUNT] = {0}, total = 0;
+	/* enum order is a dependency order, so one pass suffices. */
+	for (int k = 0; k < IM_KIND_COUNT; k++) {
+		double start = 0;
+		unsigned deps = im_kind_info(k)->deps;
+		for (int d = 0; d < k; d++)
+			if ((deps & (1u << d)) && end[d] > start)
+				start = end[d];
+		end[k] = start + (kinds[k].selected ? im_progress_floor(&kinds[k]) : 0);
+		if (end[k] > total)
+			total = end[k];
+	}
+	return total;
+}
+
+void im_progress_summary(FILE *out, const struct im_progress_kind *kinds, double wall, bool json)
+{
+	double floor_total = im_progress_total_floor(kinds);
+	int64_t st = 0, la = 0, de = 0;
+	uint64_t re = 0, ca = 0, th = 0;
+	if (!json)
+		fprintf(out, "%-13s %9s %9s %7s %8s %9s %9s %9s %9s\n", "kind", "staged", "landed", "dead", "retries",
+			"calls", "wall", "floor", "throttled");
+	for (int k = 0; k < IM_KIND_COUNT; k++) {
+		const struct im_progress_kind *x = &kinds[k];
+		if (!x->selected || x->staged <= 0)
+			continue;
+		double w = x->started > 0 ? (x->ended > 0 ? x->ended : x->started) - x->started : 0;
+		if (x->started > 0 && x->ended <= 0)
+			w = -1;
+		st += x->staged;
+		la += x->landed;
+		de += x->dead;
+		re += x->retries;
+		ca += x->calls;
+		th += x->throttled;
+		if (json) {
+			fprintf(out,
+				"{\"event\":\"summary\",\"kind\":\"%s\",\"staged\":%lld,\"landed\":%lld,\"dead\":%lld,"
+				"\"retries\":%llu,\"calls\":%llu,\"wall_s\":%.3f,\"floor_s\":%.3f,\"throttled\":%llu}\n",
+				x->name, (long long)x->staged, (long long)x->landed, (long long)x->dead,
+				(unsigned long long)x->retries, (unsigned long long)x->calls, w, im_progress_floor(x),
+				(unsigned long long)x->throttled);
+			continue;
+		}
+		char ws[32], fs[32];
+		fmt_duration(ws, sizeof ws, w);
+		fmt_duration(fs, sizeof fs, im_progress_floor(x));
+		fprintf(out, "%-13s %9lld %9lld %7lld %8llu %9llu %9s %9s %9llu\n", x->name, (long long)x->staged,
+			(long long)x->landed, (long long)x->dead, (unsigned long long)x->retries,
+			(unsigned long long)x->calls, ws, fs, (unsigned long long)x->throttled);
+	}
+	if (json) {
+		fprintf(out,
+			"{\"event\":\"summary\",\"kind\":\"total\",\"staged\":%lld,\"landed\":%lld,\"dead\":%lld,"
+			"\"retries\":%llu,\"calls\":%llu,\"wall_s\":%.3f,\"floor_s\":%.3f,\"throttled\":%llu}\n",
+			(long long)st, (long long)la, (long long)de, (unsigned long long)re, (unsigned long long)ca, wall,
+			floor_total, (unsigned long long)th);
+	} else {
+		char ws[32], fs[32];
+		fmt_duration(ws, sizeof ws, wall);
+		fmt_duration(fs, sizeof fs, floor_total);
+		fprintf(out, "%-13s %9lld %9lld %7lld %8llu %9llu %9s %9s %9llu\n", "total", (long long)st, (long long)la,
+			(long long)de, (unsigned long long)re, (unsigned long long)ca, ws, fs, (unsigned long long)th);
+		if (floor_total > 0 && wall > 0)
+			fprintf(out, "wall time / rate-limit floor: %.2f\n", wall / floor_total);
+	}
+	fflush(out);
+}

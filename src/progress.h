@@ -1,0 +1,54 @@
+/* What the user sees while loading: a progress line per kind (counts, rate, ETA)
+ * redrawn in place on a terminal, or a plain line every few seconds otherwise;
+ * nothing with quiet; and at the end a table per kind with the rate-limit floor.
+ * JSON Lines instead of text with the json flag. Writes to the FILE given
+ * (stderr for progress, stdout for the summary in the runner). */
+#ifndef IMMIGRATE_PROGRESS_H
+#define IMMIGRATE_PROGRESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "batch.h"
+
+/* Per kind counters kept by the loader. Times are seconds on the monotonic clock. */
+struct im_progress_kind {
+	const char *name;
+	bool selected;	   /* part of this load */
+	int64_t staged;	   /* records of this kind in the stage */
+	int64_t landed;	   /* landed (before and during this run) */
+	int64_t dead;	   /* dead letters (before and during this run) */
+	uint64_t retries;  /* records sent again after a failed attempt */
+	uint64_t calls;	   /* API calls made in this run */
+	uint64_t throttled; /* rate-limit answers */
+	double limit;	   /* configured calls per second of the kind's API */
+	double started;	   /* 0: not started */
+	double ended;	   /* 0: not ended */
+};
+
+struct im_progress;
+
+/* Starts reporting to out. tty: redraw lines in place; quiet: report nothing
+ * until the summary; json: JSON Lines. Returns NULL when out of memory. */
+struct im_progress *im_progress_new(FILE *out, bool tty, bool quiet, bool json);
+
+/* Reports kinds[0..IM_KIND_COUNT) at monotonic time now when the last report is
+ * old enough (0.25 s on a terminal, 5 s otherwise) or force is set. */
+void im_progress_update(struct im_progress *p, const struct im_progress_kind *kinds, double now, bool force);
+
+/* Ends the in-place display (a final newline on a terminal) and frees. NULL ok. */
+void im_progress_free(struct im_progress *p);
+
+/* The floor of a kind: seconds its calls need at its API's limit (calls / limit). */
+double im_progress_floor(const struct im_progress_kind *k);
+
+/* The migration's floor: kinds run after the kinds they depend on (batch.h deps),
+ * so the floor is the longest dependency chain of per-kind floors. */
+double im_progress_total_floor(const struct im_progress_kind *kinds);
+
+/* Prints the final table (or one JSON object per kind and one for the total) to out:
+ * staged, landed, dead, retries, API calls, wall time, floor, throttled answers. */
+void im_progress_summary(FILE *out, const struct im_progress_kind *kinds, double wall, bool json);
+
+#endif

@@ -1,0 +1,69 @@
+/* The request layer for the Tencent IM REST API (spec §1): URLs, the admin
+ * UserSig, and many requests in flight over libcurl multi (keep-alive, HTTP/2
+ * multiplexing when the server offers it), driven by the caller's event loop.
+ *
+ * Secrets: the key is borrowed and never copied into logs; the UserSig and the
+ * URL that carries it are never logged or returned. Log lines name the API
+ * ("openim/importmsg"). Not thread-safe: one struct im_tim per loop. */
+#ifndef IMMIGRATE_TIM_H
+#define IMMIGRATE_TIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct im_tim_config {
+	const char *endpoint;  /* "https://adminapisgp.im.qcloud.com" or "http://127.0.0.1:PORT" */
+	uint64_t sdkappid;
+	const char *admin;     /* the app admin identifier */
+	const char *key;       /* secret key, borrowed for the life of the im_tim */
+	size_t key_len;
+	const char *ca_file;   /* CA bundle to verify the endpoint with; NULL: system default */
+	int insecure;	       /* non-zero: do not verify TLS (test endpoints only) */
+	long timeout_ms;       /* whole request; 0: 10000 (the server's own limit is 3 s) */
+	long connect_timeout_ms; /* 0: 5000 */
+	int64_t usersig_ttl;   /* validity of generated UserSigs in seconds; 0: 86400 */
+	int max_connections;   /* per host; 0: 64 */
+};
+
+/* What came back for one request. body is valid only during the callback. */
+struct im_tim_reply {
+	int curl_code;	  /* CURLcode, 0 when an HTTP answer was read */
+	long http_status; /* 0 when none */
+	const char *body;
+	size_t body_len;
+	double seconds;	  /* time from hand-over to libcurl to completion */
+};
+
+typedef void (*im_tim_cb)(void *arg, const struct im_tim_reply *reply);
+
+struct im_tim;
+
+/* Creates a request layer and signs the first UserSig. Returns NULL with the
+ * reason in err (which never contains the key) on failure. */
+struct im_tim *im_tim_new(const struct im_tim_config *cfg, char *err, size_t err_size);
+
+/* Aborts requests still in flight (their callbacks are not called) and frees. */
+void im_tim_free(struct im_tim *t);
+
+/* Queues POST /v4/service/command with body (JSON text, copied). cb(arg, reply) is
+ * called exactly once from im_tim_run, unless im_tim_free comes first. Returns 0,
+ * or -1 when the request could not be set up (out of memory, UserSig failure). */
+int im_tim_submit(struct im_tim *t, const char *service, const char *command, const char *body,
+		  size_t body_len, im_tim_cb cb, void *arg);
+
+/* Drives transfers: waits up to timeout_ms for network activity, then calls the
+ * callbacks of finished requests. Returns the number of callbacks called, or -1
+ * on a libcurl multi error. */
+int im_tim_run(struct im_tim *t, int timeout_ms);
+
+/* Requests submitted and not yet called back. */
+size_t im_tim_in_flight(const struct im_tim *t);
+
+/* The service said the UserSig expired (70001): sign a new one for the next
+ * requests. Returns 0, or -1 when signing failed. */
+int im_tim_renew_usersig(struct im_tim *t);
+
+/* Calls submitted so far. */
+uint64_t im_tim_calls(const struct im_tim *t);
+
+#endif
