@@ -3,8 +3,9 @@
  * A plugin is a shared object loaded with libltdl. It exports exactly one symbol,
  * IMMIGRATE_SOURCE_ENTRY (immigrate_source_v1 for ABI 1), a function returning a
  * pointer to a static struct im_source. The runner refuses a plugin whose symbol
- * is missing, whose descriptor reports another ABI, or whose descriptor is smaller
- * than the first ABI 1 layout.
+ * is missing, whose descriptor reports another ABI or is smaller than the first
+ * ABI 1 layout, lacks a mandatory call, names itself other than its file (NAME.so
+ * must say "NAME"), or declares capabilities its optional calls do not match.
  *
  * Growth rule: both structs below start with their own size. New members are only
  * ever appended; a reader checks `size` before touching a member past the first
@@ -15,6 +16,15 @@
  * comes through struct im_host (logging, HTTP with the runner's TLS, retry and rate
  * policy). Records cross the boundary as Jansson objects (the process has one
  * libjansson; plugins link it themselves).
+ *
+ * Writing one: include <immigrate/source.h>, define the descriptor and the entry
+ * function, build a module exporting only the entry symbol, e.g.
+ *     cc -shared -fPIC -o myvendor.so myvendor.c \
+ *        $(pkg-config --cflags --libs immigrate-plugin) \
+ *        -Wl,--version-script=<(echo '{global: immigrate_source_v1; local: *;};')
+ * install it as $(pkg-config --variable=plugindir immigrate-plugin)/myvendor.so
+ * (or point IMMIGRATE_PLUGIN_PATH at it) and check it with `immigrate plugins`.
+ * In-tree plugins also pass tests/conformance/plugin-conformance.
  *
  * Return codes used by every call: IM_SOURCE_OK (0), IM_SOURCE_END (1, no more
  * records), IM_SOURCE_REJECT (2, webhook authentication failed),
@@ -137,10 +147,13 @@ struct im_webhook_request {
 struct im_source {
 	uint32_t size;       /* sizeof(struct im_source) as the plugin was built */
 	uint32_t abi;        /* IMMIGRATE_SOURCE_ABI */
-	const char *name;    /* "jsonl": what job files name in source.plugin */
+	const char *name;    /* "jsonl": what job files name in source.plugin; the file is NAME.so */
 	const char *version; /* the plugin's own version, e.g. "1.0.0" */
 	const char *description;
-	const char *const *streams; /* NULL-terminated stream names, in the order next() yields them */
+	const char *const *streams; /* NULL-terminated stream names, in the order next() yields
+				     * them; a plugin whose stream names come from its options
+				     * lists its defaults (every record's stream must be listed
+				     * for the conformance kit's fixtures) */
 	uint32_t capabilities;      /* IM_SOURCE_CAP_* */
 
 	/* Validate options (the job file's `source` table as a JSON object, without
