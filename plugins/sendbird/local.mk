@@ -25,9 +25,19 @@ tests_sendbird_sb_dump_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/sendbir
 tests_sendbird_sb_dump_CFLAGS = $(SENDBIRD_CFLAGS) $(CURL_CFLAGS)
 tests_sendbird_sb_dump_LDADD = $(SENDBIRD_LIBS) $(CURL_LIBS)
 
-TESTS += tests/sendbird/export.sh tests/sendbird/sample.sh
+# A fake of the Sendbird Platform API endpoints, for pull mode.
+check_PROGRAMS += tests/sendbird/sb-fake
+tests_sendbird_sb_fake_SOURCES = tests/sendbird/sb-fake.c
+tests_sendbird_sb_fake_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(MHD_CFLAGS)
+tests_sendbird_sb_fake_LDADD = $(JANSSON_LIBS) $(MHD_LIBS)
+
+TESTS += tests/sendbird/export.sh tests/sendbird/sample.sh tests/sendbird/pull.sh \
+	tests/sendbird/conformance.sh
 endif
-EXTRA_DIST += tests/sendbird/export.sh tests/sendbird/sample.sh
+EXTRA_DIST += tests/sendbird/export.sh tests/sendbird/sample.sh tests/sendbird/pull.sh \
+	tests/sendbird/conformance.sh tests/sendbird/fixtures tests/sendbird/conformance
+
+dist_pkgscripts_DATA += scripts/sendbird.lua
 
 check_PROGRAMS += tests/sendbird/test_json_array_stream
 tests_sendbird_test_json_array_stream_SOURCES = tests/sendbird/test_json_array_stream.c $(SENDBIRD_SCANNER)
