@@ -12,10 +12,8 @@
 #include "plugin.h"
 
 struct listing {
-	int json;
-	int found;
 	int refused;
-	json_t *array; /* --json */
+	json_t *array; /* every module found, in search order */
 };
 
 static const struct {
@@ -27,55 +25,78 @@ static const struct {
 	{IM_SOURCE_CAP_PULL, "pull"},
 };
 
-static void join_capabilities(uint32_t caps, char *out, size_t size)
-{
-	size_t used = 0;
-	out[0] = '\0';
-	for (size_t i = 0; i < sizeof capability_names / sizeof capability_names[0]; i++)
-		if ((caps & capability_names[i].bit) && used < size)
-			used += (size_t)snprintf(out + used, size - used, "%s%s", used ? "," : "",
-						 capability_names[i].name);
-}
-
-static void join_streams(const char *const *streams, char *out, size_t size)
-{
-	size_t used = 0;
-	out[0] = '\0';
-	for (; streams && *streams && used < size; streams++)
-		used += (size_t)snprintf(out + used, size - used, "%s%s", used ? "," : "", *streams);
-}
-
-static void print_one(const char *path, const struct im_source *src, const char *error, void *ud)
+/* Collected first (modules are unloaded after each callback), printed after. */
+static void collect(const char *path, const struct im_source *src, const char *error, void *ud)
 {
 	struct listing *l = ud;
 	if (!src) {
 		l->refused++;
-		if (l->json)
-			json_array_append_new(l->array, json_pack("{s:s, s:s}", "path", path, "error", error));
-		else
+		json_array_append_new(l->array, json_pack("{s:s, s:s}", "path", path, "error", error));
+		return;
+	}
+	json_t *s = json_array(), *c = json_array();
+	for (const char *const *st = src->streams; st && *st; st++)
+		json_array_append_new(s, json_string(*st));
+	for (size_t i = 0; i < sizeof capability_names / sizeof capability_names[0]; i++)
+		if (src->capabilities & capability_names[i].bit)
+			json_array_append_new(c, json_string(capability_names[i].name));
+	json_array_append_new(l->array, json_pack("{s:s, s:s, s:s?, s:o, s:o, s:s}", "name", src->name, "version",
+						  src->version, "description", src->description, "streams", s,
+						  "capabilities", c, "path", path));
+}
+
+/* "a,b,c" from a JSON array of strings, into out. */
+static const char *join(const json_t *array, char *out, size_t size)
+{
+	size_t used = 0, i;
+	json_t *v;
+	out[0] = '\0';
+	json_array_foreach(array, i, v) {
+		if (used >= size)
+			break;
+		used += (size_t)snprintf(out + used, size - used, "%s%s", i ? "," : "", json_string_value(v));
+	}
+	return out;
+}
+
+static int width(const json_t *array, const char *key, int min)
+{
+	size_t i;
+	json_t *v;
+	int w = min;
+	char buf[512];
+	json_array_foreach(array, i, v) {
+		json_t *f = json_object_get(v, key);
+		int n = (int)strlen(json_is_array(f) ? join(f, buf, sizeof buf) : json_is_string(f) ? json_string_value(f) : "");
+		if (n > w)
+			w = n;
+	}
+	return w;
+}
+
+static void print_table(const json_t *array)
+{
+	int wn = width(array, "name", 4), wv = width(array, "version", 7), ws = width(array, "streams", 7),
+	    wc = width(array, "capabilities", 12);
+	printf("%-*s  %-*s  %-*s  %-*s  %s\n", wn, "NAME", wv, "VERSION", ws, "STREAMS", wc, "CAPABILITIES", "PATH");
+	size_t i;
+	json_t *v;
+	char streams[512], caps[128];
+	json_array_foreach(array, i, v) {
+		const char *error = json_string_value(json_object_get(v, "error"));
+		if (error) {
 			printf("refused  %s\n", error);
-		return;
+			continue;
+		}
+		printf("%-*s  %-*s  %-*s  %-*s  %s\n", wn, json_string_value(json_object_get(v, "name")), wv,
+		       json_string_value(json_object_get(v, "version")), ws,
+		       join(json_object_get(v, "streams"), streams, sizeof streams), wc,
+		       join(json_object_get(v, "capabilities"), caps, sizeof caps),
+		       json_string_value(json_object_get(v, "path")));
+		const char *description = json_string_value(json_object_get(v, "description"));
+		if (description && *description)
+			printf("%-*s  %s\n", wn, "", description);
 	}
-	l->found++;
-	char caps[128], streams[512];
-	join_capabilities(src->capabilities, caps, sizeof caps);
-	join_streams(src->streams, streams, sizeof streams);
-	if (l->json) {
-		json_t *s = json_array(), *c = json_array();
-		for (const char *const *st = src->streams; st && *st; st++)
-			json_array_append_new(s, json_string(*st));
-		for (size_t i = 0; i < sizeof capability_names / sizeof capability_names[0]; i++)
-			if (src->capabilities & capability_names[i].bit)
-				json_array_append_new(c, json_string(capability_names[i].name));
-		json_array_append_new(l->array, json_pack("{s:s, s:s, s:s?, s:o, s:o, s:s}", "name", src->name,
-							  "version", src->version, "description",
-							  src->description, "streams", s, "capabilities", c,
-							  "path", path));
-		return;
-	}
-	printf("%-12s %-9s %-28s %-22s %s\n", src->name, src->version, streams, caps, path);
-	if (src->description && *src->description)
-		printf("%-12s %s\n", "", src->description);
 }
 
 static void usage(FILE *out)
@@ -94,6 +115,7 @@ int cmd_plugins(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct listing l = {0};
+	int json = 0;
 	const char *plugin_dir = NULL;
 	int opt;
 	optind = 1;
@@ -103,7 +125,7 @@ int cmd_plugins(int argc, char **argv)
 			plugin_dir = optarg;
 			break;
 		case 'j':
-			l.json = 1;
+			json = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -118,23 +140,23 @@ int cmd_plugins(int argc, char **argv)
 		usage(stderr);
 		return IM_EXIT_USAGE;
 	}
-	if (l.json && !(l.array = json_array())) {
+	if (!(l.array = json_array())) {
 		fprintf(stderr, "immigrate plugins: out of memory\n");
 		return IM_EXIT_FATAL;
 	}
-	if (!l.json)
-		printf("%-12s %-9s %-28s %-22s %s\n", "NAME", "VERSION", "STREAMS", "CAPABILITIES", "PATH");
-	int n = im_plugin_foreach(plugin_dir, print_one, &l);
+	int n = im_plugin_foreach(plugin_dir, collect, &l);
 	if (n < 0) {
 		fprintf(stderr, "immigrate plugins: out of memory\n");
 		json_decref(l.array);
 		return IM_EXIT_FATAL;
 	}
-	if (l.json) {
+	if (json) {
 		if (json_dumpf(l.array, stdout, JSON_INDENT(2)) == 0)
 			putchar('\n');
-		json_decref(l.array);
+	} else {
+		print_table(l.array);
 	}
+	json_decref(l.array);
 	if (n == 0)
 		fprintf(stderr, "immigrate plugins: no plugins found\n");
 	fflush(stdout);
