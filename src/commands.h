@@ -22,5 +22,8 @@ extern const struct im_command im_commands[];
 
 int cmd_usersig(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_preview(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 #endif

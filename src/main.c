@@ -10,6 +10,9 @@
 const struct im_command im_commands[] = {
 	{"usersig", cmd_usersig, "print or verify a UserSig (TLSSigAPIv2)"},
 	{"plugins", cmd_plugins, "list the source plugins found and why any are refused"},
+	{"check", cmd_check, "validate a job: file, plugin options, script, key (no network)"},
+	{"preview", cmd_preview, "print the IM records a job's script makes from the first records"},
+	{"run", cmd_run, "extract, transform and stage a job's source, then load it"},
 	{NULL, NULL, NULL},
 };
 

@@ -1,0 +1,483 @@
+/* The extract pipeline: plugin -> script -> validate -> stage (see extract.h). */
+#include "config.h"
+
+#include "extract.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "host.h"
+#include "job.h"
+#include "log.h"
+#include "plugin.h"
+#include "stage.h"
+
+volatile sig_atomic_t im_extract_stop;
+
+struct im_transform {
+	struct im_script *script;
+	struct im_validator *validator;
+	struct im_stage *stage; /* NULL when printing */
+	FILE *out;
+	int64_t seq;            /* input order of the next IM record */
+	char *line;             /* preview output buffer */
+	size_t line_cap;
+};
+
+static int64_t max_seq(struct im_stage *st)
+{
+	sqlite3_stmt *s = im_stage_stmt(st, "SELECT COALESCE(MAX(seq), 0) FROM records", NULL, 0);
+	if (!s)
+		return 0;
+	int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	sqlite3_reset(s);
+	return n;
+}
+
+int im_transform_open(const struct im_job *job, struct im_stage *stage, FILE *out_fp, struct im_transform **out,
+		      char *err, size_t err_size)
+{
+	*out = NULL;
+	struct im_transform *t = calloc(1, sizeof *t);
+	if (!t || !(t->validator = im_validator_new(NULL))) {
+		free(t);
+		snprintf(err, err_size, "out of memory");
+		return -1;
+	}
+	struct im_script_config cfg = {
+		.path = im_job_script_path(job),
+		.options = im_job_script_options(job),
+		.stage = out_fp ? NULL : stage,
+		.memory_limit = im_job_script_memory(job),
+		.instruction_limit = im_job_script_instructions(job),
+	};
+	if (im_script_open(&cfg, &t->script, err, err_size) < 0) {
+		im_transform_close(t);
+		return -1;
+	}
+	t->stage = out_fp ? NULL : stage;
+	t->out = out_fp;
+	t->seq = t->stage ? max_seq(t->stage) + 1 : 1;
+	*out = t;
+	return 0;
+}
+
+void im_transform_close(struct im_transform *t)
+{
+	if (!t)
+		return;
+	im_script_close(t->script);
+	im_validator_free(t->validator);
+	free(t->line);
+	free(t);
+}
+
+static int dead_letter(struct im_transform *t, const struct im_stage_dead *dl, char *err, size_t err_size)
+{
+	if (t->stage)
+		return im_stage_put_dead(t->stage, dl, NULL, err, err_size);
+	fprintf(stderr, "dead letter (%s) %s%s%s%s: %s\n", dl->stage, dl->origin ? dl->origin : "",
+		dl->kind ? " " : "", dl->kind ? dl->kind : "", dl->code ? "" : "", dl->reason);
+	return 0;
+}
+
+/* {"kind":"c2c_msg",<payload fields>} on one line. */
+static int print_record(struct im_transform *t, const struct im_prepared *p)
+{
+	const char *kind = im_kind_name(p->kind);
+	size_t need = p->payload_len + strlen(kind) + 16;
+	if (need > t->line_cap) {
+		char *bigger = realloc(t->line, need);
+		if (!bigger)
+			return -1;
+		t->line = bigger;
+		t->line_cap = need;
+	}
+	const char *rest = p->payload_len > 2 ? p->payload + 1 : "}";
+	snprintf(t->line, t->line_cap, "{\"kind\":\"%s\"%s%s", kind, p->payload_len > 2 ? "," : "", rest);
+	fputs(t->line, t->out);
+	fputc('\n', t->out);
+	return 0;
+}
+
+/* Validates and stages (or prints) each record the script made. */
+static int handle_results(struct im_transform *t, json_t *records, const struct im_script_input *in,
+			  int64_t raw_id, struct im_extract_stats *stats, char *err, size_t err_size)
+{
+	size_t i;
+	json_t *rec;
+	json_array_foreach(records, i, rec) {
+		stats->made++;
+		char why[512];
+		struct im_prepared p;
+		/* The original, for the dead letter: prepare strips kind/_source_id. */
+		char *original = NULL;
+		int rc = im_record_prepare(t->validator, rec, t->seq, &p, why, sizeof why);
+		if (rc != 0) {
+			original = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
+			struct im_stage_dead dl = {
+				.raw_id = raw_id,
+				.stage = "validate",
+				.kind = im_kind_name(p.kind),
+				.origin = in ? in->origin : im_script_path(t->script),
+				.payload = original,
+				.code = rc > 0 ? rc : 0,
+				.reason = why,
+			};
+			stats->dead_validate++;
+			int bad = dead_letter(t, &dl, err, err_size);
+			free(original);
+			if (bad)
+				return -1;
+			continue;
+		}
+		t->seq++;
+		if (!t->stage) {
+			if (print_record(t, &p) < 0) {
+				snprintf(err, err_size, "out of memory");
+				return -1;
+			}
+			stats->staged[p.kind]++;
+			continue;
+		}
+		struct im_stage_record sr = {
+			.kind = im_kind_name(p.kind),
+			.conv = p.conv,
+			.ord = p.ord,
+			.seq = t->seq - 1,
+			.payload = p.payload,
+			.payload_len = p.payload_len,
+			.source_id = p.source_id,
+			.dedupe_key = p.dedupe_key,
+			.raw_id = raw_id,
+		};
+		int put = im_stage_put_record(t->stage, &sr, NULL, err, err_size);
+		if (put < 0)
+			return -1;
+		if (put == IM_STAGE_NEW)
+			stats->staged[p.kind]++;
+		else
+			stats->duplicates++;
+	}
+	return 0;
+}
+
+int im_transform_native(struct im_transform *t, const struct im_script_input *in, int64_t raw_id,
+			const char *raw_text, struct im_extract_stats *stats, char *err, size_t err_size)
+{
+	json_t *records;
+	struct im_script_failure f;
+	if (im_script_map(t->script, in, &records, &f) != 0) {
+		char reason[sizeof f.where + sizeof f.reason + 4];
+		snprintf(reason, sizeof reason, "%s: %s", f.where, f.reason);
+		struct im_stage_dead dl = {
+			.raw_id = raw_id,
+			.stage = "script",
+			.origin = in->origin,
+			.raw = raw_text,
+			.reason = reason,
+		};
+		stats->dead_script++;
+		return dead_letter(t, &dl, err, err_size);
+	}
+	return handle_results(t, records, in, raw_id, stats, err, err_size);
+}
+
+int im_transform_finish(struct im_transform *t, struct im_extract_stats *stats, char *err, size_t err_size)
+{
+	json_t *records;
+	struct im_script_failure f;
+	if (im_script_finish(t->script, &records, &f) != 0) {
+		char reason[sizeof f.where + sizeof f.reason + 4];
+		snprintf(reason, sizeof reason, "%s: %s", f.where, f.reason);
+		struct im_stage_dead dl = {.stage = "script", .origin = "finish()", .reason = reason};
+		stats->dead_script++;
+		return dead_letter(t, &dl, err, err_size);
+	}
+	return handle_results(t, records, NULL, 0, stats, err, err_size);
+}
+
+void im_extract_source_key(const struct im_job *job, char *out, size_t out_size)
+{
+	char *opts = json_dumps(im_job_source_options(job), JSON_COMPACT | JSON_SORT_KEYS);
+	uint32_t h = opts ? im_id32(opts, strlen(opts)) : 0;
+	free(opts);
+	snprintf(out, out_size, "source:%s:%08x", im_job_plugin(job), h);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The plugin, its host and its open state. */
+struct source {
+	struct im_plugin *plugin;
+	const struct im_source *src;
+	struct im_host *host;
+	void *state;
+};
+
+static void source_close(struct source *s)
+{
+	if (s->src && s->state)
+		s->src->close(s->state);
+	s->state = NULL;
+	im_host_free(s->host);
+	s->host = NULL;
+	im_plugin_unload(s->plugin);
+	s->plugin = NULL;
+}
+
+static int source_open(const struct im_job *job, const char *plugin_dir, const char *checkpoint, struct source *s,
+		       char *err, size_t err_size)
+{
+	memset(s, 0, sizeof *s);
+	char why[1024];
+	s->plugin = im_plugin_load(im_job_plugin(job), plugin_dir, why, sizeof why);
+	if (!s->plugin) {
+		snprintf(err, err_size, "%s: source plugin: %s", im_job_path(job), why);
+		return -2;
+	}
+	s->src = im_plugin_source(s->plugin);
+	if (!(s->src->capabilities & IM_SOURCE_CAP_READ)) {
+		snprintf(err, err_size, "%s: plugin '%s' cannot read (no read capability)", im_job_path(job),
+			 s->src->name);
+		source_close(s);
+		return -2;
+	}
+	struct im_host_config hc = {
+		.plugin_name = s->src->name,
+		.ca_file = NULL,
+		.insecure = 0,
+	};
+	s->host = im_host_new(&hc);
+	if (!s->host) {
+		snprintf(err, err_size, "cannot set up the plugin host");
+		source_close(s);
+		return -1;
+	}
+	why[0] = '\0';
+	if (s->src->open(s->host, im_job_source_options(job), checkpoint, &s->state, why, sizeof why) !=
+	    IM_SOURCE_OK) {
+		snprintf(err, err_size, "%s: source %s: %s", im_job_path(job), s->src->name, why[0] ? why : "open failed");
+		s->state = NULL;
+		source_close(s);
+		return -2;
+	}
+	return 0;
+}
+
+int im_extract_check(const struct im_job *job, const char *plugin_dir, char *err, size_t err_size)
+{
+	struct source s;
+	int rc = source_open(job, plugin_dir, NULL, &s, err, err_size);
+	if (rc < 0)
+		return -2;
+	source_close(&s);
+	struct im_transform *t;
+	FILE *null = fopen("/dev/null", "w");
+	if (!null) {
+		snprintf(err, err_size, "cannot open /dev/null");
+		return -1;
+	}
+	rc = im_transform_open(job, NULL, null, &t, err, err_size);
+	im_transform_close(t);
+	fclose(null);
+	return rc < 0 ? -2 : 0;
+}
+
+/* A growable buffer for the native record's JSON text. */
+struct text {
+	char *data;
+	size_t cap;
+};
+
+static const char *dump_native(struct text *b, const json_t *data, size_t *len)
+{
+	size_t need = json_dumpb(data, b->data, b->cap, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (need == 0)
+		return NULL;
+	if (need >= b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap <= need)
+			cap *= 2;
+		char *bigger = realloc(b->data, cap);
+		if (!bigger)
+			return NULL;
+		b->data = bigger;
+		b->cap = cap;
+		need = json_dumpb(data, b->data, b->cap, JSON_COMPACT | JSON_ENCODE_ANY);
+		if (need == 0 || need >= b->cap)
+			return NULL;
+	}
+	b->data[need] = '\0';
+	*len = need;
+	return b->data;
+}
+
+/* Commits the open batch with the source's checkpoint and opens the next. */
+static int commit_batch(struct im_stage *st, struct source *s, const char *key, int done, int reopen, char *err,
+			size_t err_size)
+{
+	char *token = s->src->checkpoint(s->state);
+	if (!token && !done) {
+		snprintf(err, err_size, "source %s: no checkpoint (out of memory?)", s->src->name);
+		return -1;
+	}
+	int rc = im_stage_save_checkpoint(st, key, token, done, err, err_size);
+	free(token);
+	if (rc < 0 || im_stage_commit(st, err, err_size) < 0)
+		return -1;
+	return reopen ? im_stage_begin(st, err, err_size) : 0;
+}
+
+static int run(const struct im_job *job, struct im_stage *st, const char *plugin_dir, uint64_t limit, FILE *out,
+	       struct im_extract_stats *stats, char *err, size_t err_size)
+{
+	memset(stats, 0, sizeof *stats);
+	char key[256];
+	char *token = NULL;
+	int done = 0;
+	im_extract_source_key(job, key, sizeof key);
+	if (st) {
+		int rc = im_stage_load_checkpoint(st, key, &token, &done, err, err_size);
+		if (rc < 0)
+			return -1;
+		if (done) {
+			free(token);
+			stats->already_done = 1;
+			return 0;
+		}
+		stats->resumed = rc == 0;
+	}
+	struct im_transform *t = NULL;
+	if (im_transform_open(job, st, out, &t, err, err_size) < 0) {
+		free(token);
+		return -2;
+	}
+	struct source s;
+	int rc = source_open(job, plugin_dir, token, &s, err, err_size);
+	free(token);
+	if (rc < 0) {
+		im_transform_close(t);
+		return rc;
+	}
+	if (st && im_stage_begin(st, err, err_size) < 0) {
+		source_close(&s);
+		im_transform_close(t);
+		return -1;
+	}
+	struct text text = {0};
+	uint64_t in_batch = 0, last_commit = now_ms();
+	int result = 0, ended = 0;
+	for (;;) {
+		if (im_extract_stop) {
+			result = 1;
+			break;
+		}
+		if (limit && stats->native >= limit)
+			break;
+		struct im_record r;
+		memset(&r, 0, sizeof r);
+		r.size = sizeof r;
+		char why[1024];
+		why[0] = '\0';
+		int n = s.src->next(s.state, &r, why, sizeof why);
+		if (n == IM_SOURCE_END) {
+			ended = 1;
+			break;
+		}
+		if (n != IM_SOURCE_OK) {
+			snprintf(err, err_size, "source %s: %s", s.src->name, why[0] ? why : "read failed");
+			result = -1;
+			break;
+		}
+		stats->native++;
+		if (r.error || !r.data) {
+			struct im_stage_dead dl = {
+				.stage = "parse",
+				.origin = r.origin,
+				.raw = r.raw,
+				.reason = r.error ? r.error : "the plugin returned no data",
+			};
+			stats->dead_parse++;
+			if (dead_letter(t, &dl, err, err_size) < 0) {
+				result = -1;
+				break;
+			}
+		} else {
+			int64_t raw_id = 0;
+			size_t len = 0;
+			const char *native = dump_native(&text, r.data, &len);
+			if (!native) {
+				snprintf(err, err_size, "out of memory");
+				result = -1;
+				break;
+			}
+			if (st && im_stage_put_raw(st, r.stream ? r.stream : "records", r.source_id, r.origin, native,
+						   len, &raw_id, err, err_size) < 0) {
+				result = -1;
+				break;
+			}
+			struct im_script_input in = {
+				.stream = r.stream ? r.stream : "records",
+				.source_id = r.source_id,
+				.origin = r.origin,
+				.data = r.data,
+			};
+			if (im_transform_native(t, &in, raw_id, native, stats, err, err_size) < 0) {
+				result = -1;
+				break;
+			}
+		}
+		/* Checking the clock every record would cost more than the records. */
+		if (st && (++in_batch >= IM_EXTRACT_BATCH || ((in_batch & 255) == 0 && now_ms() - last_commit >=
+											    IM_EXTRACT_INTERVAL_MS))) {
+			if (commit_batch(st, &s, key, 0, 1, err, err_size) < 0) {
+				result = -1;
+				break;
+			}
+			in_batch = 0;
+			last_commit = now_ms();
+		}
+	}
+	if (ended && im_transform_finish(t, stats, err, err_size) < 0) {
+		result = -1;
+		ended = 0;
+	}
+	if (st) {
+		if (result >= 0) {
+			/* The end of input and what finish() made land together: a crash
+			 * before this commit re-reads the tail and runs finish() again. */
+			if (commit_batch(st, &s, key, ended && !limit, 0, err, err_size) < 0)
+				result = -1;
+		} else if (im_stage_in_transaction(st)) {
+			/* Records staged since the last checkpoint are consistent with the
+			 * plugin's position after its last good record: keep them. */
+			char ignore[256];
+			if (commit_batch(st, &s, key, 0, 0, ignore, sizeof ignore) < 0)
+				im_stage_rollback(st);
+		}
+	}
+	free(text.data);
+	source_close(&s);
+	im_transform_close(t);
+	return result;
+}
+
+int im_extract_run(const struct im_job *job, struct im_stage *stage, const char *plugin_dir,
+		   struct im_extract_stats *stats, char *err, size_t err_size)
+{
+	return run(job, stage, plugin_dir, 0, NULL, stats, err, err_size);
+}
+
+int im_extract_preview(const struct im_job *job, const char *plugin_dir, uint64_t limit, FILE *out,
+		       struct im_extract_stats *stats, char *err, size_t err_size)
+{
+	return run(job, NULL, plugin_dir, limit, out, stats, err, err_size);
+}

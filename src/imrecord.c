@@ -1,0 +1,676 @@
+/* IM record kinds, validation against the spec (through imrules), derived
+ * dedupe fields and stage keys. */
+#include "config.h"
+
+#include "imrecord.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+static const char *const kind_names[IM_KIND_COUNT] = {
+	"account", "profile", "friend", "blacklist", "c2c_msg", "c2c_read",
+	"group", "group_member", "group_msg", "group_unread",
+};
+
+const char *im_kind_name(enum im_kind kind)
+{
+	return kind >= 0 && kind < IM_KIND_COUNT ? kind_names[kind] : NULL;
+}
+
+enum im_kind im_kind_from_name(const char *name)
+{
+	for (int k = 0; name && k < IM_KIND_COUNT; k++)
+		if (!strcmp(kind_names[k], name))
+			return (enum im_kind)k;
+	return IM_KIND_UNKNOWN;
+}
+
+uint32_t im_id32(const char *s, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 0x100000001b3ull;
+	}
+	/* FNV's low bits mix poorly; the murmur3 finaliser spreads every input bit. */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+int im_hash_hex(const void *data, size_t len, char *out, size_t nhex)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	if (nhex < 1 || nhex > 64 || !EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL))
+		return -1;
+	static const char hex[] = "0123456789abcdef";
+	for (size_t i = 0; i < nhex; i++)
+		out[i] = hex[(md[i / 2] >> (i % 2 ? 0 : 4)) & 0xF];
+	out[nhex] = '\0';
+	return 0;
+}
+
+int im_userid_sanitize(const char *s, size_t len, char *out)
+{
+	if (len <= IM_USERID_MAX && im_rules_utf8_valid(s, len)) {
+		json_t *v = json_stringn_nocheck(s, len);
+		int bad = !v || im_rules_user_id(v, NULL, 0) != 0;
+		json_decref(v);
+		if (!bad) {
+			memcpy(out, s, len);
+			out[len] = '\0';
+			return 0;
+		}
+	}
+	memcpy(out, "u_", 2);
+	return im_hash_hex(s, len, out + 2, IM_USERID_MAX - 2) < 0 ? -1 : 1;
+}
+
+int im_groupid_sanitize(const char *s, size_t len, char *out)
+{
+	if (len <= IM_GROUPID_MAX && !memchr(s, '\0', len)) {
+		char copy[IM_GROUPID_MAX + 1];
+		memcpy(copy, s, len);
+		copy[len] = '\0';
+		if (im_rules_group_id(copy, IM_GROUP_PRIVATE, NULL, 0) == 0) {
+			memcpy(out, copy, len + 1);
+			return 0;
+		}
+	}
+	memcpy(out, "g_", 2);
+	return im_hash_hex(s, len, out + 2, 40) < 0 ? -1 : 1;
+}
+
+/* ---- a growable text buffer ---- */
+
+struct buf {
+	char *data;
+	size_t len, cap;
+};
+
+static int buf_reserve(struct buf *b, size_t extra)
+{
+	if (b->len + extra + 1 <= b->cap)
+		return 0;
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap < b->len + extra + 1)
+		cap *= 2;
+	char *d = realloc(b->data, cap);
+	if (!d)
+		return -1;
+	b->data = d;
+	b->cap = cap;
+	return 0;
+}
+
+static int buf_add(struct buf *b, const char *s, size_t n)
+{
+	if (buf_reserve(b, n))
+		return -1;
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+static int buf_adds(struct buf *b, const char *s)
+{
+	return buf_add(b, s, strlen(s));
+}
+
+/* Appends s as a JSON string literal. */
+static int buf_add_json_string(struct buf *b, const char *s, size_t n)
+{
+	if (buf_reserve(b, n * 6 + 2))
+		return -1;
+	char *p = b->data + b->len;
+	*p++ = '"';
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\') {
+			*p++ = '\\';
+			*p++ = (char)c;
+		} else if (c < 0x20) {
+			p += sprintf(p, "\\u%04x", c);
+		} else {
+			*p++ = (char)c;
+		}
+	}
+	*p++ = '"';
+	*p = '\0';
+	b->len = (size_t)(p - b->data);
+	return 0;
+}
+
+/* ---- the field table ---- */
+
+enum ftype {
+	F_USER,    /* a UserID */
+	F_GROUPID, /* a GroupId (checked against the group's type where known) */
+	F_STRING,
+	F_INT,     /* an integer */
+	F_UINT32,
+	F_TIME,    /* Unix seconds, integer >= 0 */
+	F_ARRAY,
+	F_OBJECT,
+	F_ANY,     /* checked by an imrules function */
+};
+
+struct field {
+	const char *name;
+	enum ftype type;
+	bool required;
+};
+
+/* Every kind's fields: exactly one item of its REST call (spec §3-§6). */
+static const struct field fields[IM_KIND_COUNT][16] = {
+	[IM_KIND_ACCOUNT] = {{"UserID", F_USER, true}, {"Nick", F_STRING, false}, {"FaceUrl", F_STRING, false}},
+	[IM_KIND_PROFILE] = {{"From_Account", F_USER, true}, {"ProfileItem", F_ARRAY, true}},
+	[IM_KIND_FRIEND] = {{"From_Account", F_USER, true}, {"To_Account", F_USER, true},
+			    {"AddSource", F_STRING, true}, {"Remark", F_STRING, false},
+			    {"RemarkTime", F_INT, false}, {"GroupName", F_ARRAY, false},
+			    {"AddWording", F_STRING, false}, {"AddTime", F_INT, false},
+			    {"CustomItem", F_ARRAY, false}},
+	[IM_KIND_BLACKLIST] = {{"From_Account", F_USER, true}, {"To_Account", F_USER, true}},
+	[IM_KIND_C2C_MSG] = {{"From_Account", F_USER, true}, {"To_Account", F_USER, true},
+			     {"MsgTimeStamp", F_TIME, true}, {"MsgSeq", F_UINT32, false},
+			     {"MsgRandom", F_UINT32, false}, {"MsgBody", F_ARRAY, true},
+			     {"CloudCustomData", F_STRING, false}},
+	[IM_KIND_C2C_READ] = {{"Report_Account", F_USER, true}, {"Peer_Account", F_USER, true},
+			      {"MsgReadTime", F_ANY, false}},
+	[IM_KIND_GROUP] = {{"GroupId", F_GROUPID, false}, {"Type", F_STRING, true}, {"Name", F_STRING, true},
+			   {"Owner_Account", F_USER, false}, {"CreateTime", F_TIME, false},
+			   {"Introduction", F_STRING, false}, {"Notification", F_STRING, false},
+			   {"FaceUrl", F_STRING, false}, {"MaxMemberCount", F_INT, false},
+			   {"ApplyJoinOption", F_STRING, false}, {"AppDefinedData", F_ARRAY, false},
+			   {"SupportTopic", F_INT, false}},
+	[IM_KIND_GROUP_MEMBER] = {{"GroupId", F_GROUPID, true}, {"Member_Account", F_USER, true},
+				  {"Role", F_STRING, false}, {"JoinTime", F_TIME, false},
+				  {"UnreadMsgNum", F_INT, false}},
+	[IM_KIND_GROUP_MSG] = {{"GroupId", F_GROUPID, true}, {"From_Account", F_USER, true},
+			       {"SendTime", F_TIME, true}, {"Random", F_UINT32, false},
+			       {"MsgBody", F_ARRAY, true}},
+	[IM_KIND_GROUP_UNREAD] = {{"GroupId", F_GROUPID, true}, {"Member_Account", F_USER, true},
+				  {"UnreadMsgNum", F_INT, true}},
+};
+
+/* The code the service answers for a bad field, per API family. */
+static const int bad_field_code[IM_KIND_COUNT] = {
+	[IM_KIND_ACCOUNT] = 70402, [IM_KIND_PROFILE] = 40001, [IM_KIND_FRIEND] = 30001,
+	[IM_KIND_BLACKLIST] = 30001, [IM_KIND_C2C_MSG] = 90010, [IM_KIND_C2C_READ] = 90001,
+	[IM_KIND_GROUP] = 10004, [IM_KIND_GROUP_MEMBER] = 10004, [IM_KIND_GROUP_MSG] = 10004,
+	[IM_KIND_GROUP_UNREAD] = 10004,
+};
+
+struct im_validator {
+	struct im_rules rules;
+	struct buf payload, conv, key, sid, basis;
+};
+
+struct im_validator *im_validator_new(const struct im_rules *rules)
+{
+	struct im_validator *v = calloc(1, sizeof *v);
+	if (!v)
+		return NULL;
+	if (rules)
+		v->rules = *rules;
+	else
+		im_rules_defaults(&v->rules);
+	return v;
+}
+
+void im_validator_free(struct im_validator *v)
+{
+	if (!v)
+		return;
+	free(v->payload.data);
+	free(v->conv.data);
+	free(v->key.data);
+	free(v->sid.data);
+	free(v->basis.data);
+	free(v);
+}
+
+static int invalid(char *why, size_t why_size, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int invalid(char *why, size_t why_size, int code, const char *fmt, ...)
+{
+	if (why && why_size) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(why, why_size, fmt, ap);
+		va_end(ap);
+	}
+	return code ? code : -1;
+}
+
+static const struct field *find_field(enum im_kind k, const char *name)
+{
+	for (const struct field *f = fields[k]; f->name; f++)
+		if (!strcmp(f->name, name))
+			return f;
+	return NULL;
+}
+
+static int check_field(enum im_kind k, const struct field *f, const json_t *val, char *why, size_t why_size)
+{
+	int code = bad_field_code[k];
+	char sub[200];
+	switch (f->type) {
+	case F_USER:
+		if (im_rules_user_id(val, sub, sizeof sub))
+			return invalid(why, why_size, code, "%s: %s", f->name, sub);
+		return 0;
+	case F_GROUPID:
+		if (!json_is_string(val) || json_string_length(val) == 0)
+			return invalid(why, why_size, code, "%s must be a non-empty string", f->name);
+		return 0; /* the type-dependent rule is checked with the record */
+	case F_STRING:
+		return json_is_string(val) ? 0 : invalid(why, why_size, code, "%s must be a string", f->name);
+	case F_INT:
+		return json_is_integer(val) ? 0 : invalid(why, why_size, code, "%s must be an integer", f->name);
+	case F_UINT32:
+		return im_rules_uint32(val, NULL)
+			       ? 0
+			       : invalid(why, why_size, code, "%s must be an integer in 0..4294967295", f->name);
+	case F_TIME:
+		return json_is_integer(val) && json_integer_value(val) >= 0
+			       ? 0
+			       : invalid(why, why_size, code, "%s must be Unix seconds (a non-negative integer)",
+					 f->name);
+	case F_ARRAY:
+		return json_is_array(val) ? 0 : invalid(why, why_size, code, "%s must be an array", f->name);
+	case F_OBJECT:
+		return json_is_object(val) ? 0 : invalid(why, why_size, code, "%s must be an object", f->name);
+	case F_ANY:
+		return 0;
+	}
+	return 0;
+}
+
+static const char *str(const json_t *rec, const char *key)
+{
+	return json_string_value(json_object_get(rec, key));
+}
+
+static json_int_t num(const json_t *rec, const char *key)
+{
+	return json_integer_value(json_object_get(rec, key));
+}
+
+/* Field checks that need the spec's rules beyond types. */
+static int check_kind_rules(struct im_validator *v, enum im_kind k, const json_t *rec, char *why, size_t why_size)
+{
+	char sub[240];
+	int rc;
+	switch (k) {
+	case IM_KIND_ACCOUNT: {
+		/* Nick and FaceUrl are stored as the profile tags they name (spec §3.1). */
+		static const struct {
+			const char *field, *tag;
+		} tags[] = {{"Nick", "Tag_Profile_IM_Nick"}, {"FaceUrl", "Tag_Profile_IM_Image"}};
+		for (size_t i = 0; i < 2; i++) {
+			json_t *val = json_object_get(rec, tags[i].field);
+			if (!val)
+				continue;
+			json_t *item = json_pack("{s:s,s:O}", "Tag", tags[i].tag, "Value", val);
+			rc = item ? im_rules_profile_item(item, sub, sizeof sub) : 40006;
+			json_decref(item);
+			if (rc)
+				return invalid(why, why_size, 70402, "%s: %s", tags[i].field, sub);
+		}
+		return 0;
+	}
+	case IM_KIND_PROFILE: {
+		const json_t *items = json_object_get(rec, "ProfileItem");
+		if (json_array_size(items) == 0)
+			return invalid(why, why_size, 40001, "ProfileItem is empty");
+		size_t i;
+		const json_t *item;
+		json_array_foreach(items, i, item)
+			if ((rc = im_rules_profile_item(item, sub, sizeof sub)))
+				return invalid(why, why_size, rc, "ProfileItem[%zu]: %s", i, sub);
+		return 0;
+	}
+	case IM_KIND_FRIEND:
+		if ((rc = im_rules_friend_item(rec, true, sub, sizeof sub)))
+			return invalid(why, why_size, rc, "%s", sub);
+		return 0;
+	case IM_KIND_C2C_MSG:
+	case IM_KIND_GROUP_MSG: {
+		bool group = k == IM_KIND_GROUP_MSG;
+		const json_t *body = json_object_get(rec, "MsgBody");
+		if ((rc = im_rules_msg_body(&v->rules, body, group, sub, sizeof sub)))
+			return invalid(why, why_size, group ? 10004 : rc, "%s", sub);
+		size_t size = im_rules_msg_size(body, str(rec, "CloudCustomData"));
+		if (size > v->rules.msg_max_bytes)
+			return invalid(why, why_size, group ? 80002 : 93000, "message is %zu bytes, over %zu", size,
+				       v->rules.msg_max_bytes);
+		if (group && num(rec, "SendTime") > (json_int_t)time(NULL))
+			return invalid(why, why_size, 10004, "SendTime is in the future");
+		return 0;
+	}
+	case IM_KIND_C2C_READ: {
+		const json_t *t = json_object_get(rec, "MsgReadTime");
+		if (!t || json_is_integer(t))
+			return 0;
+		const char *s = json_string_value(t);
+		if (s && *s && strspn(s, "0123456789") == strlen(s))
+			return 0;
+		return invalid(why, why_size, 90001, "MsgReadTime must be Unix seconds as a string of digits");
+	}
+	case IM_KIND_GROUP: {
+		const char *type = str(rec, "Type");
+		enum im_group_type t = im_rules_group_type(type);
+		if (t == IM_GROUP_UNKNOWN)
+			return invalid(why, why_size, 10004, "Type must be Private, Public, ChatRoom or Community");
+		if (t == IM_GROUP_AVCHATROOM)
+			return invalid(why, why_size, 10007, "AVChatRoom groups cannot be imported");
+		const char *id = str(rec, "GroupId");
+		if (id && im_rules_group_id(id, t, sub, sizeof sub))
+			return invalid(why, why_size, 10004, "%s", sub);
+		if ((rc = im_rules_group_info(rec, t, true, sub, sizeof sub)))
+			return invalid(why, why_size, rc, "%s", sub);
+		return 0;
+	}
+	case IM_KIND_GROUP_MEMBER:
+		if ((rc = im_rules_member_fields(rec, true, sub, sizeof sub)))
+			return invalid(why, why_size, rc, "%s", sub);
+		if (json_object_get(rec, "UnreadMsgNum") && num(rec, "UnreadMsgNum") < 0)
+			return invalid(why, why_size, 10004, "UnreadMsgNum is negative");
+		return 0;
+	case IM_KIND_GROUP_UNREAD:
+		if (num(rec, "UnreadMsgNum") < 0)
+			return invalid(why, why_size, 10004, "UnreadMsgNum is negative");
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* Records of group kinds name their group by GroupId; a group created by this
+ * migration has a custom id (never "@TGS#..." unless Community "@TGS#_..."). */
+static int check_group_ref(enum im_kind k, const json_t *rec, char *why, size_t why_size)
+{
+	const char *id = str(rec, "GroupId");
+	if (!id || k == IM_KIND_GROUP)
+		return 0;
+	char sub[200];
+	enum im_group_type t = strncmp(id, "@TGS#_", 6) ? IM_GROUP_PRIVATE : IM_GROUP_COMMUNITY;
+	/* An auto-assigned id of a group that already exists in the target is fine too. */
+	if (t == IM_GROUP_PRIVATE && !strncmp(id, "@TGS#", 5))
+		t = IM_GROUP_UNKNOWN;
+	if (t != IM_GROUP_UNKNOWN && im_rules_group_id(id, t, sub, sizeof sub))
+		return invalid(why, why_size, 10015, "%s", sub);
+	return 0;
+}
+
+static int dump_sorted(struct buf *b, const json_t *v)
+{
+	const size_t flags = JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY;
+	size_t need = json_dumpb(v, b->data, b->cap, flags);
+	if (need == 0)
+		return -1;
+	if (need >= b->cap) {
+		b->len = 0;
+		if (buf_reserve(b, need))
+			return -1;
+		need = json_dumpb(v, b->data, b->cap, flags);
+		if (need == 0 || need >= b->cap)
+			return -1;
+	}
+	b->len = need;
+	b->data[need] = '\0';
+	return 0;
+}
+
+/* Text the derived ids hash: the source id when there is one, else the record's
+ * own content. Stored in v->basis. */
+static int derive_basis(struct im_validator *v, const json_t *rec, const char *sid)
+{
+	v->basis.len = 0;
+	if (sid)
+		return buf_adds(&v->basis, sid);
+	return dump_sorted(&v->basis, rec);
+}
+
+static uint32_t derive(struct im_validator *v, const char *field)
+{
+	/* "field:basis": one basis, independent values per field. */
+	size_t n = strlen(field);
+	size_t total = n + 1 + v->basis.len;
+	char small[512];
+	char *text = total <= sizeof small ? small : malloc(total);
+	if (!text)
+		return im_id32(v->basis.data, v->basis.len);
+	memcpy(text, field, n);
+	text[n] = ':';
+	memcpy(text + n + 1, v->basis.data, v->basis.len);
+	uint32_t id = im_id32(text, total);
+	if (text != small)
+		free(text);
+	return id;
+}
+
+static int add_derived(struct im_validator *v, json_t *rec, const char *sid, enum im_kind k)
+{
+	static const char *const c2c[] = {"MsgSeq", "MsgRandom", NULL};
+	static const char *const grp[] = {"Random", NULL};
+	const char *const *names = k == IM_KIND_C2C_MSG ? c2c : k == IM_KIND_GROUP_MSG ? grp : NULL;
+	if (!names)
+		return 0;
+	int have_basis = 0;
+	for (; *names; names++) {
+		if (json_object_get(rec, *names))
+			continue;
+		if (!have_basis++ && derive_basis(v, rec, sid) < 0)
+			return -1;
+		if (json_object_set_new(rec, *names, json_integer(derive(v, *names))))
+			return -1;
+	}
+	return 0;
+}
+
+/* key = "<kind>:[" + the identity fields as JSON + "]". */
+static int key_begin(struct buf *b, enum im_kind k)
+{
+	b->len = 0;
+	return buf_adds(b, kind_names[k]) || buf_adds(b, ":[");
+}
+
+static int key_str(struct buf *b, const char *s)
+{
+	if (b->data[b->len - 1] != '[' && buf_add(b, ",", 1))
+		return -1;
+	return buf_add_json_string(b, s, strlen(s));
+}
+
+static int key_int(struct buf *b, json_int_t n)
+{
+	char tmp[32];
+	int len = snprintf(tmp, sizeof tmp, "%s%" JSON_INTEGER_FORMAT, b->data[b->len - 1] == '[' ? "" : ",", n);
+	return buf_add(b, tmp, (size_t)len);
+}
+
+static int key_json(struct buf *b, const json_t *val)
+{
+	if (b->data[b->len - 1] != '[' && buf_add(b, ",", 1))
+		return -1;
+	char *text = json_dumps(val, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	if (!text)
+		return -1;
+	int rc = buf_adds(b, text);
+	free(text);
+	return rc;
+}
+
+/* The sorted user pair a one-to-one conversation is keyed by. */
+static void pair(const json_t *rec, const char *f1, const char *f2, const char **lo, const char **hi)
+{
+	const char *a = str(rec, f1), *b = str(rec, f2);
+	if (strcmp(a, b) <= 0) {
+		*lo = a;
+		*hi = b;
+	} else {
+		*lo = b;
+		*hi = a;
+	}
+}
+
+static int read_time(const json_t *val, json_int_t *out)
+{
+	if (json_is_integer(val)) {
+		*out = json_integer_value(val);
+		return 1;
+	}
+	const char *s = json_string_value(val);
+	if (s && *s) {
+		*out = strtoll(s, NULL, 10);
+		return 1;
+	}
+	return 0;
+}
+
+static int make_keys(struct im_validator *v, enum im_kind k, const json_t *rec, const char *sid, int64_t seq,
+		     struct im_prepared *out)
+{
+	struct buf *key = &v->key, *conv = &v->conv;
+	const char *lo, *hi;
+	json_int_t t;
+	int rc = key_begin(key, k);
+	conv->len = 0;
+	out->ord = seq;
+	switch (k) {
+	case IM_KIND_ACCOUNT:
+		rc = rc || buf_adds(conv, str(rec, "UserID")) || key_str(key, str(rec, "UserID"));
+		break;
+	case IM_KIND_PROFILE:
+		/* Several profile records of one user each set other tags. */
+		rc = rc || buf_adds(conv, str(rec, "From_Account")) || key_str(key, str(rec, "From_Account")) ||
+		     key_json(key, json_object_get(rec, "ProfileItem"));
+		break;
+	case IM_KIND_FRIEND:
+	case IM_KIND_BLACKLIST:
+		rc = rc || buf_adds(conv, str(rec, "From_Account")) || key_str(key, str(rec, "From_Account")) ||
+		     key_str(key, str(rec, "To_Account"));
+		break;
+	case IM_KIND_C2C_MSG:
+		/* The target's own dedupe identity (spec §5.2): pair + seq + random + time. */
+		pair(rec, "From_Account", "To_Account", &lo, &hi);
+		out->ord = num(rec, "MsgTimeStamp");
+		rc = rc || buf_adds(conv, lo) || buf_add(conv, "|", 1) || buf_adds(conv, hi) || key_str(key, lo) ||
+		     key_str(key, hi) || key_int(key, num(rec, "MsgSeq")) || key_int(key, num(rec, "MsgRandom")) ||
+		     key_int(key, num(rec, "MsgTimeStamp"));
+		break;
+	case IM_KIND_C2C_READ:
+		pair(rec, "Report_Account", "Peer_Account", &lo, &hi);
+		if (read_time(json_object_get(rec, "MsgReadTime"), &t))
+			out->ord = t;
+		rc = rc || buf_adds(conv, lo) || buf_add(conv, "|", 1) || buf_adds(conv, hi) ||
+		     key_str(key, str(rec, "Report_Account")) || key_str(key, str(rec, "Peer_Account")) ||
+		     key_json(key, json_object_get(rec, "MsgReadTime"));
+		break;
+	case IM_KIND_GROUP:
+		if (str(rec, "GroupId"))
+			rc = rc || buf_adds(conv, str(rec, "GroupId")) || key_str(key, str(rec, "GroupId"));
+		else /* an auto-assigned id: only the source (or the content) identifies it */
+			rc = rc || buf_adds(conv, "") || derive_basis(v, rec, sid) ||
+			     key_str(key, v->basis.data);
+		break;
+	case IM_KIND_GROUP_MEMBER:
+	case IM_KIND_GROUP_UNREAD:
+		rc = rc || buf_adds(conv, str(rec, "GroupId")) || key_str(key, str(rec, "GroupId")) ||
+		     key_str(key, str(rec, "Member_Account"));
+		break;
+	case IM_KIND_GROUP_MSG:
+		out->ord = num(rec, "SendTime");
+		rc = rc || buf_adds(conv, str(rec, "GroupId")) || key_str(key, str(rec, "GroupId"));
+		if (sid)
+			rc = rc || key_str(key, sid);
+		else
+			rc = rc || key_int(key, num(rec, "Random")) || key_int(key, num(rec, "SendTime")) ||
+			     key_str(key, str(rec, "From_Account"));
+		break;
+	default:
+		return -1;
+	}
+	rc = rc || buf_add(key, "]", 1);
+	if (rc)
+		return -1;
+	out->conv = conv->data;
+	out->dedupe_key = key->data;
+	return 0;
+}
+
+int im_record_prepare(struct im_validator *v, json_t *rec, int64_t seq, struct im_prepared *out, char *why,
+		      size_t why_size)
+{
+	memset(out, 0, sizeof *out);
+	out->kind = IM_KIND_UNKNOWN;
+	if (!json_is_object(rec))
+		return invalid(why, why_size, 0, "an IM record must be an object");
+	const json_t *kind = json_object_get(rec, "kind");
+	if (!json_is_string(kind))
+		return invalid(why, why_size, 0, "the record has no kind");
+	enum im_kind k = im_kind_from_name(json_string_value(kind));
+	if (k == IM_KIND_UNKNOWN)
+		return invalid(why, why_size, 0, "unknown kind '%.40s'", json_string_value(kind));
+	out->kind = k;
+
+	/* _source_id: the old system's id, text or number. */
+	const char *sid = NULL;
+	const json_t *sidv = json_object_get(rec, "_source_id");
+	if (sidv && !json_is_null(sidv)) {
+		v->sid.len = 0;
+		if (json_is_string(sidv)) {
+			if (buf_add(&v->sid, json_string_value(sidv), json_string_length(sidv)))
+				return invalid(why, why_size, 0, "out of memory");
+		} else if (json_is_integer(sidv)) {
+			char tmp[32];
+			snprintf(tmp, sizeof tmp, "%" JSON_INTEGER_FORMAT, json_integer_value(sidv));
+			if (buf_adds(&v->sid, tmp))
+				return invalid(why, why_size, 0, "out of memory");
+		} else {
+			return invalid(why, why_size, 0, "_source_id must be a string or an integer");
+		}
+		sid = v->sid.data;
+	}
+	json_object_del(rec, "kind");
+	json_object_del(rec, "_source_id");
+
+	const char *key;
+	json_t *val;
+	json_object_foreach(rec, key, val) {
+		const struct field *f = find_field(k, key);
+		if (!f)
+			return invalid(why, why_size, 0, "%s records have no field '%.40s'", kind_names[k], key);
+		int rc = check_field(k, f, val, why, why_size);
+		if (rc)
+			return rc;
+	}
+	for (const struct field *f = fields[k]; f->name; f++)
+		if (f->required && !json_object_get(rec, f->name))
+			return invalid(why, why_size, bad_field_code[k], "%s is required", f->name);
+	int rc = check_kind_rules(v, k, rec, why, why_size);
+	if (!rc)
+		rc = check_group_ref(k, rec, why, why_size);
+	if (rc)
+		return rc;
+
+	if (add_derived(v, rec, sid, k) < 0 || make_keys(v, k, rec, sid, seq, out) < 0 ||
+	    dump_sorted(&v->payload, rec) < 0)
+		return invalid(why, why_size, 0, "out of memory");
+	out->payload = v->payload.data;
+	out->payload_len = v->payload.len;
+	out->source_id = sid;
+	return 0;
+}

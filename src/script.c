@@ -1,0 +1,865 @@
+/* The Lua mapping engine: sandbox, budgets, JSON <-> Lua, map()/finish() calls.
+ * The `immigrate` helper module lives in script_lib.c. */
+#include "config.h"
+
+#include "script.h"
+#include "script_priv.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include "imrules.h"
+#include "log.h"
+
+/* The count hook runs every HOOK_EVERY VM instructions: often enough that a
+ * runaway loop stops promptly, rarely enough to cost nothing measurable. */
+#define HOOK_EVERY 1000
+#define MAX_DEPTH 64
+
+char im_lua_null_key;
+char im_lua_array_key;
+char im_lua_object_key;
+
+struct im_script {
+	lua_State *L;
+	char *path;
+	int map_ref, finish_ref, emit_ref, kind_ref;
+	int n_emitted;
+	char map_where[192];
+	char finish_where[192];
+	json_t *results;
+	const struct im_script_input *in;
+	uint64_t calls;
+	int which; /* 0: map, 1: finish, during a call */
+	struct im_script_failure *fail;
+};
+
+struct im_sandbox *im_lua_sandbox(lua_State *L)
+{
+	void *ud;
+	lua_getallocf(L, &ud);
+	return ud;
+}
+
+/* Counting allocator: refuses growth past the cap, so Lua raises a memory error
+ * in the call that asked for it instead of the process running out. */
+static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+	struct im_sandbox *sb = ud;
+	size_t old = ptr ? osize : 0;
+	if (nsize == 0) {
+		free(ptr);
+		sb->used -= old;
+		return NULL;
+	}
+	if (nsize > old && sb->used - old + nsize > sb->limit)
+		return NULL;
+	void *p = realloc(ptr, nsize);
+	if (p)
+		sb->used = sb->used - old + nsize;
+	return p;
+}
+
+static void budget_hook(lua_State *L, lua_Debug *ar)
+{
+	struct im_sandbox *sb = im_lua_sandbox(L);
+	if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0) {
+		sb->line = ar->currentline;
+		snprintf(sb->src, sizeof sb->src, "%s", ar->short_src);
+	}
+	sb->steps += HOOK_EVERY;
+	if (sb->steps > sb->step_limit) {
+		/* No luaL_where prefix: in a hook, level 1 is the interrupted function's
+		 * caller. The message handler finds the interrupted line itself. */
+		lua_pushfstring(L, "instruction budget of %I exceeded", (lua_Integer)sb->step_limit);
+		lua_error(L);
+	}
+}
+
+void im_lua_budget_reset(lua_State *L)
+{
+	struct im_sandbox *sb = im_lua_sandbox(L);
+	sb->steps = 0;
+	sb->line = 0;
+	sb->src[0] = '\0';
+}
+
+/* load() for text chunks only: precompiled bytecode bypasses the verifier that
+ * keeps the sandbox intact, so it is refused whatever mode the caller asks for. */
+static int sandbox_load(lua_State *L)
+{
+	int n = lua_gettop(L);
+	if (lua_type(L, 1) == LUA_TSTRING) {
+		const char *s = lua_tostring(L, 1);
+		if (s[0] == LUA_SIGNATURE[0]) {
+			lua_pushnil(L);
+			lua_pushliteral(L, "load: binary chunks are not allowed in the sandbox");
+			return 2;
+		}
+	}
+	if (n > 4)
+		n = 4;
+	lua_settop(L, n < 3 ? 3 : n);
+	lua_pushliteral(L, "t");
+	lua_replace(L, 3);
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+	return lua_gettop(L);
+}
+
+/* print() goes to the log: stdout carries `preview` output. */
+static int sandbox_print(lua_State *L)
+{
+	luaL_Buffer b;
+	int n = lua_gettop(L);
+	luaL_buffinit(L, &b);
+	for (int i = 1; i <= n; i++) {
+		if (i > 1)
+			luaL_addchar(&b, '\t');
+		luaL_tolstring(L, i, NULL);
+		luaL_addvalue(&b);
+	}
+	luaL_pushresult(&b);
+	im_info("script: %s", lua_tostring(L, -1));
+	return 0;
+}
+
+static int open_sandbox(lua_State *L)
+{
+	static const struct {
+		const char *name;
+		lua_CFunction open;
+	} libs[] = {
+		{LUA_GNAME, luaopen_base},     {LUA_STRLIBNAME, luaopen_string}, {LUA_TABLIBNAME, luaopen_table},
+		{LUA_MATHLIBNAME, luaopen_math}, {LUA_UTF8LIBNAME, luaopen_utf8},
+	};
+	for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++) {
+		luaL_requiref(L, libs[i].name, libs[i].open, 1);
+		lua_pop(L, 1);
+	}
+	lua_pushnil(L);
+	lua_setglobal(L, "dofile");
+	lua_pushnil(L);
+	lua_setglobal(L, "loadfile");
+	lua_getglobal(L, "load");
+	lua_pushcclosure(L, sandbox_load, 1);
+	lua_setglobal(L, "load");
+	lua_pushcfunction(L, sandbox_print);
+	lua_setglobal(L, "print");
+	lua_getglobal(L, LUA_STRLIBNAME);
+	lua_pushnil(L);
+	lua_setfield(L, -2, "dump");
+	lua_pop(L, 1);
+	/* A fixed seed: a script using math.random maps the same export the same
+	 * way on every run, so resumed runs dedupe. */
+	lua_getglobal(L, LUA_MATHLIBNAME);
+	lua_getfield(L, -1, "randomseed");
+	lua_pushinteger(L, 20240101);
+	lua_call(L, 1, 0);
+	lua_pop(L, 1);
+
+	lua_newtable(L);
+	lua_pushliteral(L, "array");
+	lua_setfield(L, -2, "__name");
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &im_lua_array_key);
+	lua_newtable(L);
+	lua_pushliteral(L, "object");
+	lua_setfield(L, -2, "__name");
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &im_lua_object_key);
+
+	im_lua_open_module(L);
+	lua_setglobal(L, "immigrate");
+	return 0;
+}
+
+lua_State *im_lua_new(size_t memory_limit, uint64_t instruction_limit)
+{
+	struct im_sandbox *sb = calloc(1, sizeof *sb);
+	if (!sb)
+		return NULL;
+	/* The base state costs a few KB; a tiny cap would fail before the sandbox exists. */
+	sb->limit = memory_limit ? memory_limit : IM_SCRIPT_DEFAULT_MEMORY;
+	sb->step_limit = instruction_limit ? instruction_limit : IM_SCRIPT_DEFAULT_INSTRUCTIONS;
+	lua_State *L = lua_newstate(sandbox_alloc, sb);
+	if (!L) {
+		free(sb);
+		return NULL;
+	}
+	lua_pushcfunction(L, open_sandbox);
+	if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+		lua_close(L);
+		free(sb);
+		return NULL;
+	}
+	lua_sethook(L, budget_hook, LUA_MASKCOUNT, HOOK_EVERY);
+	return L;
+}
+
+void im_lua_close(lua_State *L)
+{
+	if (!L)
+		return;
+	struct im_sandbox *sb = im_lua_sandbox(L);
+	lua_close(L);
+	free(sb);
+}
+
+/* ---- JSON -> Lua ---- */
+
+static void push_json(lua_State *L, const json_t *v, int depth)
+{
+	if (depth > MAX_DEPTH)
+		luaL_error(L, "JSON nested deeper than %d levels", MAX_DEPTH);
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: {
+		size_t n = json_object_size(v);
+		luaL_checkstack(L, 3, "JSON too deep");
+		lua_createtable(L, 0, (int)n);
+		if (n == 0) {
+			lua_rawgetp(L, LUA_REGISTRYINDEX, &im_lua_object_key);
+			lua_setmetatable(L, -2);
+			return;
+		}
+		const char *key;
+		size_t key_len;
+		json_t *item;
+		json_object_keylen_foreach((json_t *)v, key, key_len, item) {
+			lua_pushlstring(L, key, key_len);
+			push_json(L, item, depth + 1);
+			lua_rawset(L, -3);
+		}
+		return;
+	}
+	case JSON_ARRAY: {
+		size_t n = json_array_size(v);
+		luaL_checkstack(L, 2, "JSON too deep");
+		lua_createtable(L, (int)n, 0);
+		if (n == 0) {
+			lua_rawgetp(L, LUA_REGISTRYINDEX, &im_lua_array_key);
+			lua_setmetatable(L, -2);
+			return;
+		}
+		for (size_t i = 0; i < n; i++) {
+			push_json(L, json_array_get(v, i), depth + 1);
+			lua_rawseti(L, -2, (lua_Integer)i + 1);
+		}
+		return;
+	}
+	case JSON_STRING:
+		lua_pushlstring(L, json_string_value(v), json_string_length(v));
+		return;
+	case JSON_INTEGER:
+		lua_pushinteger(L, (lua_Integer)json_integer_value(v));
+		return;
+	case JSON_REAL:
+		lua_pushnumber(L, json_real_value(v));
+		return;
+	case JSON_TRUE:
+		lua_pushboolean(L, 1);
+		return;
+	case JSON_FALSE:
+		lua_pushboolean(L, 0);
+		return;
+	case JSON_NULL:
+		lua_pushlightuserdata(L, &im_lua_null_key);
+		return;
+	}
+}
+
+void im_lua_push_json(lua_State *L, const json_t *v)
+{
+	if (!v)
+		lua_pushnil(L);
+	else
+		push_json(L, v, 0);
+}
+
+/* ---- Lua -> JSON ---- */
+
+/* The path to the value being converted, kept as a stack so that the error path
+ * is only formatted when something fails. */
+struct conv {
+	char *err;
+	size_t err_size;
+	int depth;
+	struct {
+		const char *key; /* NULL: array index */
+		size_t len;
+		lua_Integer index;
+	} path[MAX_DEPTH + 1];
+};
+
+static json_t *conv_fail(struct conv *c, const char *msg)
+{
+	if (!c->err || !c->err_size)
+		return NULL;
+	size_t at = 0;
+	c->err[0] = '\0';
+	for (int i = 0; i < c->depth && at + 1 < c->err_size; i++) {
+		int n;
+		if (c->path[i].key)
+			n = snprintf(c->err + at, c->err_size - at, "%s%.*s", i ? "." : "", (int)c->path[i].len,
+				     c->path[i].key);
+		else
+			n = snprintf(c->err + at, c->err_size - at, "[%lld]", (long long)c->path[i].index);
+		if (n < 0)
+			break;
+		at += (size_t)n;
+	}
+	if (at >= c->err_size)
+		at = c->err_size - 1;
+	snprintf(c->err + at, c->err_size - at, "%s", at ? ": " : "");
+	at += strlen(c->err + at);
+	if (at < c->err_size)
+		snprintf(c->err + at, c->err_size - at, "%s", msg);
+	return NULL;
+}
+
+static json_t *to_json(lua_State *L, int idx, struct conv *c);
+
+/* 1: array, 0: object, by marker metatable or by shape. */
+static int table_is_array(lua_State *L, int idx, lua_Unsigned *len)
+{
+	*len = lua_rawlen(L, idx);
+	if (lua_getmetatable(L, idx)) {
+		int forced = -1;
+		lua_rawgetp(L, LUA_REGISTRYINDEX, &im_lua_array_key);
+		if (lua_rawequal(L, -1, -2))
+			forced = 1;
+		lua_pop(L, 1);
+		lua_rawgetp(L, LUA_REGISTRYINDEX, &im_lua_object_key);
+		if (lua_rawequal(L, -1, -2))
+			forced = 0;
+		lua_pop(L, 2);
+		if (forced >= 0)
+			return forced;
+	}
+	/* Count the keys: exactly len keys with a border at len means 1..len. */
+	lua_Unsigned count = 0;
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		lua_pop(L, 1);
+		if (++count > *len) {
+			lua_pop(L, 1);
+			return 0;
+		}
+	}
+	return count == *len;
+}
+
+static json_t *table_to_json(lua_State *L, int idx, struct conv *c)
+{
+	if (c->depth >= MAX_DEPTH)
+		return conv_fail(c, "nested deeper than 64 levels (a cycle?)");
+	if (!lua_checkstack(L, 4))
+		return conv_fail(c, "out of Lua stack");
+	lua_Unsigned len;
+	int is_array = table_is_array(L, idx, &len);
+	int d = c->depth++;
+	json_t *out;
+	if (is_array) {
+		out = json_array();
+		if (!out)
+			goto oom;
+		for (lua_Unsigned i = 1; i <= len; i++) {
+			c->path[d].key = NULL;
+			c->path[d].index = (lua_Integer)i;
+			lua_rawgeti(L, idx, (lua_Integer)i);
+			json_t *item = to_json(L, lua_gettop(L), c);
+			lua_pop(L, 1);
+			if (!item || json_array_append_new(out, item)) {
+				json_decref(out);
+				c->depth = d + 1;
+				return item ? conv_fail(c, "out of memory") : NULL;
+			}
+		}
+	} else {
+		out = json_object();
+		if (!out)
+			goto oom;
+		lua_pushnil(L);
+		while (lua_next(L, idx)) {
+			if (lua_type(L, -2) != LUA_TSTRING) {
+				char msg[80];
+				snprintf(msg, sizeof msg, "a table mixes array items with %s keys", luaL_typename(L, -2));
+				lua_pop(L, 2);
+				json_decref(out);
+				c->depth = d;
+				return conv_fail(c, msg);
+			}
+			size_t klen;
+			const char *key = lua_tolstring(L, -2, &klen);
+			c->path[d].key = key;
+			c->path[d].len = klen;
+			if (!im_rules_utf8_valid(key, klen)) {
+				lua_pop(L, 2);
+				json_decref(out);
+				c->depth = d + 1;
+				return conv_fail(c, "key is not valid UTF-8");
+			}
+			json_t *item = to_json(L, lua_gettop(L), c);
+			if (!item) {
+				lua_pop(L, 2);
+				json_decref(out);
+				return NULL;
+			}
+			if (json_object_setn_new_nocheck(out, key, klen, item)) {
+				lua_pop(L, 2);
+				json_decref(out);
+				return conv_fail(c, "out of memory");
+			}
+			lua_pop(L, 1);
+		}
+	}
+	c->depth = d;
+	return out;
+oom:
+	c->depth = d;
+	return conv_fail(c, "out of memory");
+}
+
+static json_t *to_json(lua_State *L, int idx, struct conv *c)
+{
+	switch (lua_type(L, idx)) {
+	case LUA_TNIL:
+		return json_null();
+	case LUA_TBOOLEAN:
+		return json_boolean(lua_toboolean(L, idx));
+	case LUA_TNUMBER: {
+		if (lua_isinteger(L, idx))
+			return json_integer((json_int_t)lua_tointeger(L, idx));
+		double d = lua_tonumber(L, idx);
+		if (!isfinite(d))
+			return conv_fail(c, "not a finite number");
+		/* Tencent's integer fields reject 1.7e9 written as a float; an integral
+		 * float (from arithmetic like ms / 1000) means the integer. */
+		if (d == floor(d) && d >= -9007199254740992.0 && d <= 9007199254740992.0)
+			return json_integer((json_int_t)d);
+		return json_real(d);
+	}
+	case LUA_TSTRING: {
+		size_t len;
+		const char *s = lua_tolstring(L, idx, &len);
+		json_t *str = json_stringn(s, len);
+		return str ? str : conv_fail(c, "string is not valid UTF-8");
+	}
+	case LUA_TTABLE:
+		return table_to_json(L, idx, c);
+	case LUA_TLIGHTUSERDATA:
+		if (lua_touserdata(L, idx) == &im_lua_null_key)
+			return json_null();
+		/* fall through */
+	default: {
+		char msg[80];
+		snprintf(msg, sizeof msg, "cannot convert a %s to JSON", luaL_typename(L, idx));
+		return conv_fail(c, msg);
+	}
+	}
+}
+
+json_t *im_lua_to_json(lua_State *L, int idx, char *err, size_t err_size)
+{
+	struct conv c;
+	c.err = err;
+	c.err_size = err_size;
+	c.depth = 0;
+	if (err && err_size)
+		err[0] = '\0';
+	return to_json(L, lua_absindex(L, idx), &c);
+}
+
+/* ---- scripts ---- */
+
+struct im_script *im_lua_script(lua_State *L)
+{
+	return im_lua_sandbox(L)->script;
+}
+
+int im_lua_script_option(lua_State *L, const char *name)
+{
+	struct im_script *s = im_lua_script(L);
+	const json_t *opts = s ? im_lua_sandbox(L)->options : NULL;
+	im_lua_push_json(L, opts ? json_object_get(opts, name) : NULL);
+	return 1;
+}
+
+int im_lua_emit(lua_State *L)
+{
+	struct im_script *s = im_lua_script(L);
+	if (!s)
+		return luaL_error(L, "immigrate.emit is only available in mapping scripts");
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, s->emit_ref);
+	lua_pushvalue(L, 1);
+	lua_rawseti(L, -2, ++s->n_emitted);
+	return 0;
+}
+
+/* Message handler: remembers where the error happened. A message already
+ * prefixed "file.lua:N: " (error() at level 1 or 2) names its own place. */
+static int message_handler(lua_State *L)
+{
+	struct im_script *s = im_lua_script(L);
+	if (!s || !s->fail)
+		return 1;
+	lua_Debug ar;
+	s->fail->where[0] = '\0';
+	for (int level = 1; lua_getstack(L, level, &ar); level++) {
+		if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
+			snprintf(s->fail->where, sizeof s->fail->where, "%s:%d", ar.short_src, ar.currentline);
+			break;
+		}
+	}
+	return 1;
+}
+
+static void split_message(struct im_script *s, lua_State *L, const char *fallback_where)
+{
+	struct im_script_failure *f = s->fail;
+	const char *msg = lua_tostring(L, -1);
+	if (!msg)
+		msg = lua_isnil(L, -1) ? "error (no message)" : "error object is not a string";
+	/* "name.lua:12: text" -> where "name.lua:12", reason "text". */
+	const char *colon = strchr(msg, ':');
+	if (colon && colon > msg && colon[1] >= '0' && colon[1] <= '9') {
+		const char *p = colon + 1;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (p[0] == ':' && p[1] == ' ' && (size_t)(p - msg) < sizeof f->where &&
+		    memchr(msg, '\n', (size_t)(p - msg)) == NULL) {
+			snprintf(f->where, sizeof f->where, "%.*s", (int)(p - msg), msg);
+			msg = p + 2;
+		}
+	}
+	if (!f->where[0])
+		snprintf(f->where, sizeof f->where, "%s", fallback_where);
+	snprintf(f->reason, sizeof f->reason, "%s", msg);
+}
+
+/* Adds one result table at idx to s->results; raises a Lua error when it does
+ * not convert. The JSON built so far belongs to s->results, so nothing leaks
+ * when this raises. */
+static void collect_one(lua_State *L, struct im_script *s, int idx, const char *what)
+{
+	char err[256];
+	if (lua_type(L, idx) != LUA_TTABLE)
+		luaL_error(L, "%s is a %s, not an IM record table", what, luaL_typename(L, idx));
+	json_t *rec = im_lua_to_json(L, idx, err, sizeof err);
+	if (!rec)
+		luaL_error(L, "%s: %s", what, err);
+	if (!json_is_object(rec)) {
+		json_decref(rec);
+		luaL_error(L, "%s is an array, not an IM record (a table with kind)", what);
+	}
+	if (json_array_append_new(s->results, rec))
+		luaL_error(L, "out of memory");
+}
+
+static int has_kind(lua_State *L, struct im_script *s, int idx)
+{
+	lua_rawgeti(L, LUA_REGISTRYINDEX, s->kind_ref);
+	int t = lua_rawget(L, idx);
+	lua_pop(L, 1);
+	return t != LUA_TNIL;
+}
+
+/* The protected body of a map/finish call: arguments, the call, and the
+ * conversion of what it made. */
+static int protected_call(lua_State *L)
+{
+	struct im_script *s = lua_touserdata(L, 1);
+	lua_settop(L, 0);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, s->emit_ref);
+	for (int i = 1; i <= s->n_emitted; i++) {
+		lua_pushnil(L);
+		lua_rawseti(L, 1, i);
+	}
+	s->n_emitted = 0;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, s->which ? s->finish_ref : s->map_ref);
+	int nargs = 1;
+	if (!s->which) {
+		push_json(L, s->in->data, 0);
+		nargs = 2;
+	}
+	lua_createtable(L, 0, 3);
+	lua_pushstring(L, s->which ? "finish" : s->in->stream);
+	lua_setfield(L, -2, "stream");
+	if (!s->which && s->in->source_id) {
+		lua_pushstring(L, s->in->source_id);
+		lua_setfield(L, -2, "source_id");
+	}
+	if (!s->which && s->in->origin) {
+		lua_pushstring(L, s->in->origin);
+		lua_setfield(L, -2, "origin");
+	}
+	lua_call(L, nargs, 2);
+	/* stack: emit table (1), result (2), reason (3) */
+	if (!lua_toboolean(L, 2) && !lua_isnil(L, 3)) {
+		luaL_tolstring(L, 3, NULL);
+		lua_pushboolean(L, 1); /* marker: a returned error, not a raised one */
+		return 2;
+	}
+	for (int i = 1; i <= s->n_emitted; i++) {
+		lua_rawgeti(L, 1, i);
+		collect_one(L, s, lua_gettop(L), "an emitted value");
+		lua_pop(L, 1);
+	}
+	if (lua_toboolean(L, 2)) {
+		if (lua_type(L, 2) != LUA_TTABLE)
+			luaL_error(L, "%s returned a %s, not an IM record or an array of them",
+				   s->which ? "finish" : "map", luaL_typename(L, 2));
+		if (has_kind(L, s, 2)) {
+			collect_one(L, s, 2, "the returned record");
+		} else {
+			lua_Unsigned n = lua_rawlen(L, 2);
+			lua_pushnil(L);
+			lua_Unsigned keys = 0;
+			while (lua_next(L, 2)) {
+				lua_pop(L, 1);
+				keys++;
+			}
+			if (keys != n)
+				luaL_error(L, "%s returned a table that is neither an IM record (no kind) nor an "
+					      "array of them", s->which ? "finish" : "map");
+			for (lua_Unsigned i = 1; i <= n; i++) {
+				lua_rawgeti(L, 2, (lua_Integer)i);
+				collect_one(L, s, lua_gettop(L), "an item of the returned array");
+				lua_pop(L, 1);
+			}
+		}
+	}
+	return 0;
+}
+
+static int run_call(struct im_script *s, int which, json_t **records, struct im_script_failure *f)
+{
+	lua_State *L = s->L;
+	s->which = which;
+	s->fail = f;
+	f->where[0] = '\0';
+	f->reason[0] = '\0';
+	json_array_clear(s->results);
+	*records = s->results;
+	im_lua_budget_reset(L);
+	lua_settop(L, 0);
+	lua_pushcfunction(L, message_handler);
+	lua_pushcfunction(L, protected_call);
+	lua_pushlightuserdata(L, s);
+	int rc = lua_pcall(L, 1, 2, 1);
+	const char *fallback = which ? s->finish_where : s->map_where;
+	int out = 0;
+	if (rc == LUA_OK && lua_gettop(L) == 3 && lua_toboolean(L, 3)) {
+		/* return nil, reason */
+		snprintf(f->where, sizeof f->where, "%s", fallback);
+		snprintf(f->reason, sizeof f->reason, "%s", lua_tostring(L, 2));
+		out = 1;
+	} else if (rc == LUA_ERRMEM) {
+		struct im_sandbox *sb = im_lua_sandbox(L);
+		if (sb->line > 0)
+			snprintf(f->where, sizeof f->where, "%s:%d", sb->src, sb->line);
+		else
+			snprintf(f->where, sizeof f->where, "%s", fallback);
+		snprintf(f->reason, sizeof f->reason, "memory cap of %zu bytes exceeded", sb->limit);
+		out = 1;
+	} else if (rc != LUA_OK) {
+		split_message(s, L, fallback);
+		out = 1;
+	}
+	if (out) {
+		json_array_clear(s->results);
+		lua_settop(L, 0);
+		/* Give back what the failed call left behind before the next record. */
+		if (rc == LUA_ERRMEM)
+			lua_gc(L, LUA_GCCOLLECT);
+	}
+	lua_settop(L, 0);
+	s->fail = NULL;
+	s->in = NULL;
+	return out;
+}
+
+int im_script_map(struct im_script *s, const struct im_script_input *in, json_t **records,
+		  struct im_script_failure *f)
+{
+	s->in = in;
+	s->calls++;
+	return run_call(s, 0, records, f);
+}
+
+int im_script_finish(struct im_script *s, json_t **records, struct im_script_failure *f)
+{
+	if (s->finish_ref == LUA_NOREF) {
+		json_array_clear(s->results);
+		*records = s->results;
+		return 0;
+	}
+	return run_call(s, 1, records, f);
+}
+
+uint64_t im_script_calls(const struct im_script *s)
+{
+	return s->calls;
+}
+
+const char *im_script_path(const struct im_script *s)
+{
+	return s->path;
+}
+
+int im_script_has_finish(const struct im_script *s)
+{
+	return s->finish_ref != LUA_NOREF;
+}
+
+/* Reads the whole file; a leading "#!" line is blanked (kept as an empty line so
+ * line numbers stay right). */
+static char *read_script(const char *path, size_t *len, char *err, size_t err_size)
+{
+	FILE *fp = fopen(path, "rb");
+	if (!fp) {
+		snprintf(err, err_size, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	size_t cap = 8192, n = 0;
+	char *buf = malloc(cap);
+	while (buf) {
+		size_t got = fread(buf + n, 1, cap - n, fp);
+		n += got;
+		if (n < cap)
+			break;
+		char *bigger = realloc(buf, cap * 2);
+		if (!bigger) {
+			free(buf);
+			buf = NULL;
+			break;
+		}
+		buf = bigger;
+		cap *= 2;
+	}
+	int failed = ferror(fp);
+	fclose(fp);
+	if (!buf || failed) {
+		free(buf);
+		snprintf(err, err_size, "%s: %s", path, buf ? "read error" : "out of memory");
+		return NULL;
+	}
+	if (n >= 2 && buf[0] == '#' && buf[1] == '!')
+		for (size_t i = 0; i < n && buf[i] != '\n'; i++)
+			buf[i] = ' ';
+	*len = n;
+	return buf;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+static void function_where(lua_State *L, char *out, size_t out_size, const char *name)
+{
+	lua_Debug ar;
+	lua_pushvalue(L, -1);
+	if (lua_getinfo(L, ">S", &ar))
+		snprintf(out, out_size, "%s:%d", ar.short_src, ar.linedefined);
+	else
+		snprintf(out, out_size, "%s", name);
+}
+
+int im_script_open(const struct im_script_config *cfg, struct im_script **out, char *err, size_t err_size)
+{
+	*out = NULL;
+	struct im_script *s = calloc(1, sizeof *s);
+	if (!s || !(s->path = strdup(cfg->path)) || !(s->results = json_array())) {
+		snprintf(err, err_size, "%s: out of memory", cfg->path);
+		goto fail;
+	}
+	s->map_ref = s->finish_ref = s->emit_ref = s->kind_ref = LUA_NOREF;
+	s->L = im_lua_new(cfg->memory_limit, cfg->instruction_limit);
+	if (!s->L) {
+		snprintf(err, err_size, "%s: cannot create the Lua state", cfg->path);
+		goto fail;
+	}
+	struct im_sandbox *sb = im_lua_sandbox(s->L);
+	sb->script = s;
+	sb->stage = cfg->stage;
+	sb->options = cfg->options ? json_incref((json_t *)cfg->options) : NULL;
+
+	lua_State *L = s->L;
+	lua_newtable(L);
+	s->emit_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_pushliteral(L, "kind");
+	s->kind_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+
+	size_t len;
+	char *text = read_script(cfg->path, &len, err, err_size);
+	if (!text)
+		goto fail;
+	char chunkname[256];
+	snprintf(chunkname, sizeof chunkname, "@%s", base_name(cfg->path));
+	int rc = luaL_loadbufferx(L, text, len, chunkname, "t");
+	free(text);
+	if (rc != LUA_OK) {
+		snprintf(err, err_size, "%s", lua_tostring(L, -1));
+		goto fail;
+	}
+	struct im_script_failure f;
+	s->fail = &f;
+	f.where[0] = '\0';
+	im_lua_budget_reset(L);
+	lua_pushcfunction(L, message_handler);
+	lua_insert(L, -2);
+	rc = lua_pcall(L, 0, 0, -2);
+	if (rc != LUA_OK) {
+		if (rc == LUA_ERRMEM)
+			snprintf(err, err_size, "%s: memory cap exceeded while loading", base_name(cfg->path));
+		else {
+			split_message(s, L, base_name(cfg->path));
+			snprintf(err, err_size, "%s: %s", f.where, f.reason);
+		}
+		goto fail;
+	}
+	s->fail = NULL;
+	lua_settop(L, 0);
+	if (lua_getglobal(L, "map") != LUA_TFUNCTION) {
+		snprintf(err, err_size, "%s: the script does not define function map(rec, ctx)", cfg->path);
+		goto fail;
+	}
+	function_where(L, s->map_where, sizeof s->map_where, "map");
+	s->map_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	int t = lua_getglobal(L, "finish");
+	if (t == LUA_TFUNCTION) {
+		function_where(L, s->finish_where, sizeof s->finish_where, "finish");
+		s->finish_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	} else if (t != LUA_TNIL) {
+		snprintf(err, err_size, "%s: finish is a %s, not a function", cfg->path, lua_typename(L, t));
+		goto fail;
+	} else {
+		lua_pop(L, 1);
+	}
+	*out = s;
+	return 0;
+fail:
+	im_script_close(s);
+	return -1;
+}
+
+void im_script_close(struct im_script *s)
+{
+	if (!s)
+		return;
+	if (s->L) {
+		json_decref(im_lua_sandbox(s->L)->options);
+		im_lua_close(s->L);
+	}
+	json_decref(s->results);
+	free(s->path);
+	free(s);
+}

@@ -1,0 +1,589 @@
+/* The SQLite stage (see stage.h for the schema and the contract). */
+#include "config.h"
+
+#include "stage.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Statements cached by im_stage_stmt(): a small open-addressed table keyed by the
+ * SQL text's address (callers pass literals), falling back to a text compare so
+ * that equal literals from different translation units share one entry. */
+#define STMT_SLOTS 64
+
+struct stmt_slot {
+	const char *sql;
+	sqlite3_stmt *stmt;
+};
+
+struct im_stage {
+	sqlite3 *db;
+	char *path;
+	int in_txn;
+	struct stmt_slot slots[STMT_SLOTS];
+};
+
+static const char *const status_names[IM_STAGE_NSTATUS] = {"pending", "inflight", "landed", "dead"};
+
+const char *im_stage_status_name(int status)
+{
+	return status >= 0 && status < IM_STAGE_NSTATUS ? status_names[status] : NULL;
+}
+
+static const char schema_sql[] =
+	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
+	"CREATE TABLE IF NOT EXISTS raw(id INTEGER PRIMARY KEY, stream TEXT NOT NULL,"
+	" source_id TEXT, origin TEXT, data TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS records(id INTEGER PRIMARY KEY, kind TEXT NOT NULL,"
+	" conv TEXT NOT NULL, ord INTEGER NOT NULL, seq INTEGER NOT NULL, payload TEXT NOT NULL,"
+	" source_id TEXT, dedupe_key TEXT NOT NULL UNIQUE, raw_id INTEGER,"
+	" status INTEGER NOT NULL DEFAULT 0, batch INTEGER, attempts INTEGER NOT NULL DEFAULT 0,"
+	" last_code INTEGER, retry_at INTEGER);"
+	"CREATE INDEX IF NOT EXISTS records_sched ON records(kind, status, conv, ord, seq);"
+	"CREATE TABLE IF NOT EXISTS dead_letters(id INTEGER PRIMARY KEY, record_id INTEGER,"
+	" raw_id INTEGER, stage TEXT NOT NULL, kind TEXT, origin TEXT, raw TEXT, payload TEXT,"
+	" code INTEGER, reason TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+	" created_at INTEGER NOT NULL, replayed INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX IF NOT EXISTS dead_letters_stage ON dead_letters(stage, replayed);"
+	"CREATE TABLE IF NOT EXISTS checkpoints(source TEXT PRIMARY KEY, token TEXT,"
+	" done INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS idmap(namespace TEXT NOT NULL, old_id TEXT NOT NULL,"
+	" new_id TEXT NOT NULL, PRIMARY KEY(namespace, old_id)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS runs(id INTEGER PRIMARY KEY, command TEXT, started_at INTEGER,"
+	" ended_at INTEGER, exit_code INTEGER, counters TEXT);";
+
+static void set_err(char *err, size_t err_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t err_size, const char *fmt, ...)
+{
+	va_list ap;
+	if (!err || !err_size)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, err_size, fmt, ap);
+	va_end(ap);
+}
+
+static int db_fail(struct im_stage *st, char *err, size_t err_size, const char *what)
+{
+	set_err(err, err_size, "%s: %s: %s", st->path, what, sqlite3_errmsg(st->db));
+	return -1;
+}
+
+static int exec_sql(struct im_stage *st, const char *sql, char *err, size_t err_size)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		set_err(err, err_size, "%s: %s", st->path, msg ? msg : sqlite3_errmsg(st->db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static char *dup_column(sqlite3_stmt *stmt, int col)
+{
+	const unsigned char *text = sqlite3_column_text(stmt, col);
+	if (!text)
+		return NULL;
+	int len = sqlite3_column_bytes(stmt, col);
+	char *copy = malloc((size_t)len + 1);
+	if (copy) {
+		memcpy(copy, text, (size_t)len);
+		copy[len] = '\0';
+	}
+	return copy;
+}
+
+static int check_schema(struct im_stage *st, char *err, size_t err_size)
+{
+	char *version = NULL;
+	int rc = im_stage_meta_get(st, "schema_version", &version);
+	if (rc < 0)
+		return db_fail(st, err, err_size, "reading the schema version");
+	if (rc == 1) {
+		char buf[16];
+		snprintf(buf, sizeof buf, "%d", IM_STAGE_SCHEMA_VERSION);
+		return im_stage_meta_set(st, "schema_version", buf, err, err_size);
+	}
+	int have = atoi(version);
+	free(version);
+	if (have != IM_STAGE_SCHEMA_VERSION) {
+		set_err(err, err_size, "%s: stage schema version %d, this immigrate uses %d", st->path, have,
+			IM_STAGE_SCHEMA_VERSION);
+		return -1;
+	}
+	return 0;
+}
+
+int im_stage_open(const char *path, struct im_stage **out, char *err, size_t err_size)
+{
+	*out = NULL;
+	struct im_stage *st = calloc(1, sizeof *st);
+	if (!st || !(st->path = strdup(path))) {
+		free(st);
+		set_err(err, err_size, "%s: out of memory", path);
+		return -1;
+	}
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+	if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
+		set_err(err, err_size, "%s: cannot open the stage: %s", path,
+			st->db ? sqlite3_errmsg(st->db) : "out of memory");
+		im_stage_close(st);
+		return -1;
+	}
+	/* A second process on the same stage (e.g. `dlq list` during a run) waits
+	 * for the writer's transaction instead of failing at once. */
+	sqlite3_busy_timeout(st->db, 10000);
+	if (exec_sql(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF;"
+			 "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16384;",
+		     err, err_size) < 0 ||
+	    exec_sql(st, "BEGIN IMMEDIATE", err, err_size) < 0) {
+		im_stage_close(st);
+		return -1;
+	}
+	if (exec_sql(st, schema_sql, err, err_size) < 0 || check_schema(st, err, err_size) < 0 ||
+	    exec_sql(st, "COMMIT", err, err_size) < 0) {
+		im_stage_close(st);
+		return -1;
+	}
+	*out = st;
+	return 0;
+}
+
+void im_stage_close(struct im_stage *st)
+{
+	if (!st)
+		return;
+	if (st->db) {
+		if (st->in_txn)
+			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		for (int i = 0; i < STMT_SLOTS; i++)
+			sqlite3_finalize(st->slots[i].stmt);
+		sqlite3_close(st->db);
+	}
+	free(st->path);
+	free(st);
+}
+
+sqlite3 *im_stage_db(struct im_stage *st)
+{
+	return st->db;
+}
+
+const char *im_stage_path(const struct im_stage *st)
+{
+	return st->path;
+}
+
+const char *im_stage_errmsg(struct im_stage *st)
+{
+	return sqlite3_errmsg(st->db);
+}
+
+static size_t slot_hash(const char *sql)
+{
+	/* The text, not the address: equal SQL from two places lands in one slot chain. */
+	size_t h = 5381;
+	for (const unsigned char *p = (const unsigned char *)sql; *p; p++)
+		h = h * 33 + *p;
+	return h % STMT_SLOTS;
+}
+
+sqlite3_stmt *im_stage_stmt(struct im_stage *st, const char *sql, char *err, size_t err_size)
+{
+	size_t i = slot_hash(sql);
+	for (size_t probe = 0; probe < STMT_SLOTS; probe++, i = (i + 1) % STMT_SLOTS) {
+		struct stmt_slot *slot = &st->slots[i];
+		if (slot->sql && (slot->sql == sql || strcmp(slot->sql, sql) == 0)) {
+			sqlite3_reset(slot->stmt);
+			sqlite3_clear_bindings(slot->stmt);
+			return slot->stmt;
+		}
+		if (!slot->sql) {
+			if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &slot->stmt, NULL) !=
+			    SQLITE_OK) {
+				db_fail(st, err, err_size, "preparing a statement");
+				slot->stmt = NULL;
+				return NULL;
+			}
+			slot->sql = sql;
+			return slot->stmt;
+		}
+	}
+	set_err(err, err_size, "%s: more than %d cached statements", st->path, STMT_SLOTS);
+	return NULL;
+}
+
+int im_stage_begin(struct im_stage *st, char *err, size_t err_size)
+{
+	if (st->in_txn) {
+		set_err(err, err_size, "%s: a transaction is already open", st->path);
+		return -1;
+	}
+	sqlite3_stmt *s = im_stage_stmt(st, "BEGIN IMMEDIATE", err, err_size);
+	if (!s)
+		return -1;
+	if (sqlite3_step(s) != SQLITE_DONE)
+		return db_fail(st, err, err_size, "beginning a transaction");
+	sqlite3_reset(s);
+	st->in_txn = 1;
+	return 0;
+}
+
+int im_stage_commit(struct im_stage *st, char *err, size_t err_size)
+{
+	sqlite3_stmt *s = im_stage_stmt(st, "COMMIT", err, err_size);
+	if (!s)
+		return -1;
+	int rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return db_fail(st, err, err_size, "committing");
+	st->in_txn = 0;
+	return 0;
+}
+
+void im_stage_rollback(struct im_stage *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	st->in_txn = 0;
+}
+
+int im_stage_in_transaction(const struct im_stage *st)
+{
+	return st->in_txn;
+}
+
+static void bind_text_or_null(sqlite3_stmt *s, int col, const char *text)
+{
+	if (text)
+		sqlite3_bind_text(s, col, text, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, col);
+}
+
+static void bind_id_or_null(sqlite3_stmt *s, int col, int64_t id)
+{
+	if (id)
+		sqlite3_bind_int64(s, col, id);
+	else
+		sqlite3_bind_null(s, col);
+}
+
+static int step_done(struct im_stage *st, sqlite3_stmt *s, char *err, size_t err_size, const char *what)
+{
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		db_fail(st, err, err_size, what);
+		sqlite3_reset(s);
+		return -1;
+	}
+	sqlite3_reset(s);
+	return 0;
+}
+
+int im_stage_put_raw(struct im_stage *st, const char *stream, const char *source_id,
+		     const char *origin, const char *data, size_t data_len, int64_t *raw_id,
+		     char *err, size_t err_size)
+{
+	sqlite3_stmt *s = im_stage_stmt(
+		st, "INSERT INTO raw(stream, source_id, origin, data) VALUES(?1, ?2, ?3, ?4)", err, err_size);
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, stream, -1, SQLITE_STATIC);
+	bind_text_or_null(s, 2, source_id);
+	bind_text_or_null(s, 3, origin);
+	sqlite3_bind_text(s, 4, data, (int)data_len, SQLITE_STATIC);
+	if (step_done(st, s, err, err_size, "storing a raw record") < 0)
+		return -1;
+	if (raw_id)
+		*raw_id = sqlite3_last_insert_rowid(st->db);
+	return 0;
+}
+
+int im_stage_get_raw(struct im_stage *st, int64_t raw_id, char **data, char **stream,
+		     char **source_id, char **origin)
+{
+	sqlite3_stmt *s =
+		im_stage_stmt(st, "SELECT data, stream, source_id, origin FROM raw WHERE id = ?1", NULL, 0);
+	if (!s)
+		return -1;
+	sqlite3_bind_int64(s, 1, raw_id);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
+		return 1;
+	}
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(s);
+		return -1;
+	}
+	*data = dup_column(s, 0);
+	if (stream)
+		*stream = dup_column(s, 1);
+	if (source_id)
+		*source_id = dup_column(s, 2);
+	if (origin)
+		*origin = dup_column(s, 3);
+	sqlite3_reset(s);
+	return *data ? 0 : -1;
+}
+
+int im_stage_put_record(struct im_stage *st, const struct im_stage_record *rec, int64_t *id,
+			char *err, size_t err_size)
+{
+	/* ON CONFLICT DO NOTHING keeps the first staging of a record: a re-run (or
+	 * a resumed run re-reading what the last checkpoint did not cover) changes
+	 * nothing, including the status of records already landed. */
+	sqlite3_stmt *s = im_stage_stmt(
+		st,
+		"INSERT INTO records(kind, conv, ord, seq, payload, source_id, dedupe_key, raw_id)"
+		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(dedupe_key) DO NOTHING",
+		err, err_size);
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, rec->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, rec->conv, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, rec->ord);
+	sqlite3_bind_int64(s, 4, rec->seq);
+	sqlite3_bind_text(s, 5, rec->payload, (int)rec->payload_len, SQLITE_STATIC);
+	bind_text_or_null(s, 6, rec->source_id);
+	sqlite3_bind_text(s, 7, rec->dedupe_key, -1, SQLITE_STATIC);
+	bind_id_or_null(s, 8, rec->raw_id);
+	if (step_done(st, s, err, err_size, "staging a record") < 0)
+		return -1;
+	if (sqlite3_changes(st->db) > 0) {
+		if (id)
+			*id = sqlite3_last_insert_rowid(st->db);
+		return IM_STAGE_NEW;
+	}
+	if (id) {
+		sqlite3_stmt *q = im_stage_stmt(st, "SELECT id FROM records WHERE dedupe_key = ?1", err, err_size);
+		if (!q)
+			return -1;
+		sqlite3_bind_text(q, 1, rec->dedupe_key, -1, SQLITE_STATIC);
+		*id = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+		sqlite3_reset(q);
+	}
+	return IM_STAGE_DUPLICATE;
+}
+
+int im_stage_put_dead(struct im_stage *st, const struct im_stage_dead *dl, int64_t *id, char *err,
+		      size_t err_size)
+{
+	sqlite3_stmt *s = im_stage_stmt(
+		st,
+		"INSERT INTO dead_letters(record_id, raw_id, stage, kind, origin, raw, payload, code, reason,"
+		" attempts, created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+		err, err_size);
+	if (!s)
+		return -1;
+	bind_id_or_null(s, 1, dl->record_id);
+	bind_id_or_null(s, 2, dl->raw_id);
+	sqlite3_bind_text(s, 3, dl->stage, -1, SQLITE_STATIC);
+	bind_text_or_null(s, 4, dl->kind);
+	bind_text_or_null(s, 5, dl->origin);
+	bind_text_or_null(s, 6, dl->raw);
+	bind_text_or_null(s, 7, dl->payload);
+	if (dl->code)
+		sqlite3_bind_int(s, 8, dl->code);
+	else
+		sqlite3_bind_null(s, 8);
+	sqlite3_bind_text(s, 9, dl->reason ? dl->reason : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 10, dl->attempts);
+	sqlite3_bind_int64(s, 11, (int64_t)time(NULL));
+	if (step_done(st, s, err, err_size, "storing a dead letter") < 0)
+		return -1;
+	if (id)
+		*id = sqlite3_last_insert_rowid(st->db);
+	return 0;
+}
+
+int im_stage_save_checkpoint(struct im_stage *st, const char *source, const char *token, int done,
+			     char *err, size_t err_size)
+{
+	sqlite3_stmt *s = im_stage_stmt(
+		st,
+		"INSERT INTO checkpoints(source, token, done, updated_at) VALUES(?1, ?2, ?3, ?4)"
+		" ON CONFLICT(source) DO UPDATE SET token = excluded.token, done = excluded.done,"
+		" updated_at = excluded.updated_at",
+		err, err_size);
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, source, -1, SQLITE_STATIC);
+	bind_text_or_null(s, 2, token);
+	sqlite3_bind_int(s, 3, done ? 1 : 0);
+	sqlite3_bind_int64(s, 4, (int64_t)time(NULL));
+	return step_done(st, s, err, err_size, "saving the checkpoint");
+}
+
+int im_stage_load_checkpoint(struct im_stage *st, const char *source, char **token, int *done,
+			     char *err, size_t err_size)
+{
+	*token = NULL;
+	*done = 0;
+	sqlite3_stmt *s =
+		im_stage_stmt(st, "SELECT token, done FROM checkpoints WHERE source = ?1", err, err_size);
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, source, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
+		return 1;
+	}
+	if (rc != SQLITE_ROW) {
+		db_fail(st, err, err_size, "loading the checkpoint");
+		sqlite3_reset(s);
+		return -1;
+	}
+	if (sqlite3_column_type(s, 0) != SQLITE_NULL && !(*token = dup_column(s, 0))) {
+		sqlite3_reset(s);
+		set_err(err, err_size, "out of memory");
+		return -1;
+	}
+	*done = sqlite3_column_int(s, 1);
+	sqlite3_reset(s);
+	return 0;
+}
+
+int im_stage_idmap_put(struct im_stage *st, const char *ns, const char *old_id, const char *new_id,
+		       char *err, size_t err_size)
+{
+	sqlite3_stmt *s = im_stage_stmt(
+		st, "INSERT OR IGNORE INTO idmap(namespace, old_id, new_id) VALUES(?1, ?2, ?3)", err, err_size);
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, ns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, old_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, new_id, -1, SQLITE_STATIC);
+	return step_done(st, s, err, err_size, "recording an id mapping");
+}
+
+int im_stage_idmap_get(struct im_stage *st, const char *ns, const char *old_id, char **new_id)
+{
+	*new_id = NULL;
+	sqlite3_stmt *s =
+		im_stage_stmt(st, "SELECT new_id FROM idmap WHERE namespace = ?1 AND old_id = ?2", NULL, 0);
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, ns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, old_id, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*new_id = dup_column(s, 0);
+	sqlite3_reset(s);
+	if (rc == SQLITE_DONE)
+		return 1;
+	return rc == SQLITE_ROW && *new_id ? 0 : -1;
+}
+
+int im_stage_counts(struct im_stage *st,
+		    int (*fn)(void *arg, const char *kind, int status, int64_t n), void *arg)
+{
+	sqlite3_stmt *s = im_stage_stmt(
+		st, "SELECT kind, status, count(*) FROM records GROUP BY kind, status ORDER BY kind, status",
+		NULL, 0);
+	if (!s)
+		return -1;
+	int rc, ret = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ret = fn(arg, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int(s, 1),
+			 sqlite3_column_int64(s, 2));
+		if (ret)
+			break;
+	}
+	sqlite3_reset(s);
+	if (!ret && rc != SQLITE_DONE)
+		return -1;
+	return ret;
+}
+
+int64_t im_stage_count(struct im_stage *st, const char *kind, int status)
+{
+	sqlite3_stmt *s = im_stage_stmt(st,
+					"SELECT count(*) FROM records WHERE (?1 IS NULL OR kind = ?1)"
+					" AND (?2 < 0 OR status = ?2)",
+					NULL, 0);
+	if (!s)
+		return -1;
+	bind_text_or_null(s, 1, kind);
+	sqlite3_bind_int(s, 2, status);
+	int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+	sqlite3_reset(s);
+	return n;
+}
+
+int64_t im_stage_count_dead(struct im_stage *st, const char *stage)
+{
+	sqlite3_stmt *s = im_stage_stmt(
+		st, "SELECT count(*) FROM dead_letters WHERE (?1 IS NULL OR stage = ?1) AND replayed = 0", NULL,
+		0);
+	if (!s)
+		return -1;
+	bind_text_or_null(s, 1, stage);
+	int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+	sqlite3_reset(s);
+	return n;
+}
+
+int im_stage_run_begin(struct im_stage *st, const char *command, int64_t *run_id, char *err,
+		       size_t err_size)
+{
+	sqlite3_stmt *s =
+		im_stage_stmt(st, "INSERT INTO runs(command, started_at) VALUES(?1, ?2)", err, err_size);
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, command, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (int64_t)time(NULL));
+	if (step_done(st, s, err, err_size, "recording the run") < 0)
+		return -1;
+	*run_id = sqlite3_last_insert_rowid(st->db);
+	return 0;
+}
+
+int im_stage_run_end(struct im_stage *st, int64_t run_id, int exit_code, const char *counters,
+		     char *err, size_t err_size)
+{
+	sqlite3_stmt *s = im_stage_stmt(
+		st, "UPDATE runs SET ended_at = ?2, exit_code = ?3, counters = ?4 WHERE id = ?1", err, err_size);
+	if (!s)
+		return -1;
+	sqlite3_bind_int64(s, 1, run_id);
+	sqlite3_bind_int64(s, 2, (int64_t)time(NULL));
+	sqlite3_bind_int(s, 3, exit_code);
+	bind_text_or_null(s, 4, counters);
+	return step_done(st, s, err, err_size, "recording the end of the run");
+}
+
+int im_stage_meta_set(struct im_stage *st, const char *key, const char *value, char *err,
+		      size_t err_size)
+{
+	sqlite3_stmt *s = im_stage_stmt(st, "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)", err,
+					err_size);
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	bind_text_or_null(s, 2, value);
+	return step_done(st, s, err, err_size, "writing meta");
+}
+
+int im_stage_meta_get(struct im_stage *st, const char *key, char **value)
+{
+	*value = NULL;
+	sqlite3_stmt *s = im_stage_stmt(st, "SELECT value FROM meta WHERE key = ?1", NULL, 0);
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*value = dup_column(s, 0);
+	sqlite3_reset(s);
+	if (rc == SQLITE_DONE)
+		return 1;
+	return rc == SQLITE_ROW && *value ? 0 : -1;
+}
