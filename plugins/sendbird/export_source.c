@@ -260,13 +260,15 @@ int sb_export_open(const struct im_host *host, const json_t *options, const json
 		host->log(host->ctx, IM_SOURCE_LOG_WARN, "no JSON documents found in source.path");
 	if (ckpt) {
 		json_int_t pass = -1, elem = 0, off = 0, line = 1;
-		const char *doc = NULL;
-		if (json_unpack((json_t *)ckpt, "{s:I, s?s, s:I, s:I, s:I}", "pass", &pass, "doc", &doc, "elem", &elem, "off",
-				&off, "line", &line) < 0 ||
-		    pass < 0 || elem < 0 || off < 0 || line < 1) {
+		json_t *docv = NULL;
+		const char *doc;
+		if (json_unpack((json_t *)ckpt, "{s:I, s?o, s:I, s:I, s:I}", "pass", &pass, "doc", &docv, "elem", &elem,
+				"off", &off, "line", &line) < 0 ||
+		    pass < 0 || elem < 0 || off < 0 || line < 1 || (docv && !json_is_string(docv) && !json_is_null(docv))) {
 			snprintf(err, err_size, "checkpoint: not an export checkpoint of this plugin");
 			goto fail;
 		}
+		doc = json_string_value(docv);
 		if ((size_t)pass < x->npasses && (!doc || strcmp(doc, x->docs.v[x->passes[pass].doc].name) != 0)) {
 			snprintf(err, err_size,
 				 "checkpoint: the input changed since (step %" JSON_INTEGER_FORMAT " was %s, now %s)",

@@ -32,4 +32,18 @@ if command -v zip >/dev/null 2>&1; then
 else
 	skip "zip not installed"
 fi
+# Pull mode against the fake Platform API.
+SB_FAKE_TOKEN=conformance-token "$top_builddir/tests/sendbird/sb-fake" \
+	--data "$top_srcdir/tests/sendbird/fixtures/api.json" --port-file "$TMPD/port" &
+CLEANUP_PIDS=$!
+i=0
+while [ ! -s "$TMPD/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+if [ -s "$TMPD/port" ]; then
+	export SB_CONFORMANCE_TOKEN=conformance-token
+	echo "{\"app_id\": \"A1\", \"api_base\": \"http://127.0.0.1:$(cat "$TMPD/port")\", \"api_token_env\": \"SB_CONFORMANCE_TOKEN\", \"page_size\": 3}" >"$TMPD/pull.json"
+	echo '{"app_id": "A1", "api_token_env": "SB_CONFORMANCE_TOKEN", "page_size": 0}' >"$TMPD/pull-bad.json"
+	conform "pull mode: 22 good, 1 bad (a channel whose messages fail)" "$TMPD/pull.json" "$TMPD/pull-bad.json" 22 1
+else
+	ok 1 "the fake Sendbird API did not start"
+fi
 done_testing
