@@ -79,6 +79,7 @@ struct loader {
 	bool fatal;
 	char fatal_msg[320];
 	bool warned_probe;
+	bool derived_unread;
 	uint64_t rng;
 };
 
@@ -865,6 +866,20 @@ int im_load_execute(const struct im_load_target *tg, struct im_stage *stage, con
 				continue;
 			if (ln->stats->started == 0)
 				ln->stats->started = now;
+			if (k == IM_KIND_GROUP_UNREAD && !L.derived_unread) {
+				char err2[512] = "";
+				int64_t added = 0;
+				L.derived_unread = true;
+				if (load_stage_derive_member_unread(stage, &added, err2, sizeof err2) < 0) {
+					set_fatal(&L, "%s", err2);
+					break;
+				}
+				if (added > 0) {
+					im_info("restoring the unread counts of %lld group members (group history reset them)",
+						(long long)added);
+					ln->stats->staged = im_stage_count(stage, ln->ki->name, -1);
+				}
+			}
 			double w = fill_lane(&L, ln, now);
 			if (w < wake)
 				wake = w;

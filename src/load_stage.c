@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "load_stage.h"
 
 static int fail(struct im_stage *st, char *err, size_t err_size, const char *what)
@@ -332,4 +334,80 @@ int load_stage_requeue_inflight(struct im_stage *st, const char *kind, char *err
 	int rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? 0 : fail(st, err, err_size, "putting in-flight records back");
+}
+
+int load_stage_derive_member_unread(struct im_stage *st, int64_t *count, char *err, size_t err_size)
+{
+	static const char *sql =
+		"SELECT m.id, m.raw_id, m.conv, json_extract(m.payload, '$.Member_Account'),"
+		" json_extract(m.payload, '$.UnreadMsgNum') FROM records m"
+		" WHERE m.kind = 'group_member' AND m.status = 2"
+		" AND json_extract(m.payload, '$.UnreadMsgNum') > 0"
+		" AND EXISTS (SELECT 1 FROM records g WHERE g.kind = 'group_msg' AND g.conv = m.conv AND g.status = 2)"
+		" AND NOT EXISTS (SELECT 1 FROM records u WHERE u.kind = 'group_unread' AND u.conv = m.conv"
+		"  AND json_extract(u.payload, '$.Member_Account') = json_extract(m.payload, '$.Member_Account'))"
+		" ORDER BY m.id";
+	sqlite3_stmt *s = NULL;
+	*count = 0;
+	if (sqlite3_prepare_v2(im_stage_db(st), sql, -1, &s, NULL) != SQLITE_OK)
+		return fail(st, err, err_size, "finding members whose unread counts need restoring");
+	if (im_stage_begin(st, err, err_size) < 0) {
+		sqlite3_finalize(s);
+		return -1;
+	}
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *group = (const char *)sqlite3_column_text(s, 2);
+		const char *member = (const char *)sqlite3_column_text(s, 3);
+		if (!group || !member)
+			continue;
+		json_t *p = json_object();
+		json_object_set_new(p, "GroupId", json_string(group));
+		json_object_set_new(p, "Member_Account", json_string(member));
+		json_object_set_new(p, "UnreadMsgNum", json_integer(sqlite3_column_int64(s, 4)));
+		char *payload = json_dumps(p, JSON_COMPACT);
+		json_t *ident = json_pack("[ss]", group, member);
+		char *id_text = json_dumps(ident, JSON_COMPACT);
+		json_decref(p);
+		json_decref(ident);
+		char *dedupe = NULL;
+		if (payload && id_text) {
+			size_t dl = strlen(id_text) + 32;
+			dedupe = malloc(dl);
+			if (dedupe)
+				snprintf(dedupe, dl, "group_unread:member:%s", id_text);
+		}
+		int put = -1;
+		if (dedupe) {
+			struct im_stage_record rec = {
+				.kind = "group_unread",
+				.conv = group,
+				.ord = 0,
+				.seq = sqlite3_column_int64(s, 0),
+				.payload = payload,
+				.payload_len = strlen(payload),
+				.dedupe_key = dedupe,
+				.raw_id = sqlite3_column_int64(s, 1),
+			};
+			put = im_stage_put_record(st, &rec, NULL, err, err_size);
+		} else {
+			snprintf(err, err_size, "out of memory");
+		}
+		free(payload);
+		free(id_text);
+		free(dedupe);
+		if (put < 0) {
+			sqlite3_finalize(s);
+			im_stage_rollback(st);
+			return -1;
+		}
+		if (put == IM_STAGE_NEW)
+			(*count)++;
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		im_stage_rollback(st);
+		return fail(st, err, err_size, "finding members whose unread counts need restoring");
+	}
+	return im_stage_commit(st, err, err_size);
 }

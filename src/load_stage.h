@@ -99,4 +99,12 @@ int load_stage_batch_rows(struct im_stage *st, int64_t batch, struct load_row **
 /* Puts every in-flight record of kind back to pending, marked LOAD_CODE_RESEND. */
 int load_stage_requeue_inflight(struct im_stage *st, const char *kind, char *err, size_t err_size);
 
+
+/* import_group_msg zeroes every member's unread count (spec §6.4), so the
+ * UnreadMsgNum a landed group_member record carries would not hold at the end.
+ * Stages a group_unread record (set_unread_msg_num) for each such member of a
+ * group that received messages, unless the stage already holds a group_unread
+ * record for that member. Idempotent (dedupe keys). Stores the count staged in *n. */
+int load_stage_derive_member_unread(struct im_stage *st, int64_t *n, char *err, size_t err_size);
+
 #endif

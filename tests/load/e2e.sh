@@ -1,0 +1,114 @@
+#!/bin/sh
+# End to end: the loader against immigrate-imsim. Every kind lands with exactly
+# the expected state; with 10 % injected faults the state is still exact; killed
+# with SIGKILL at random points and resumed, the state is exact; a second run of
+# a finished load sends nothing.
+. "${top_srcdir:-.}/tests/lib.sh"
+
+LOADRUN="$top_builddir/tests/load/loadrun"
+[ -x "$IMSIM" ] || skip_all "immigrate-imsim not built"
+[ -x "$LOADRUN" ] || skip_all "tests/load/loadrun not built"
+command -v python3 >/dev/null 2>&1 || skip_all "python3 not found (data generator and state check)"
+command -v curl >/dev/null 2>&1 || skip_all "curl not found (emulator dump)"
+
+make_tmpdir
+GEN="$top_srcdir/tests/load/gen.py"
+EXPECT="$top_srcdir/tests/load/expect.py"
+printf '%s' 5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e >"$TMPD/key"
+chmod 600 "$TMPD/key"
+python3 "$GEN" --seed 11 >"$TMPD/recs.jsonl"
+
+# start_sim NAME [imsim options...]: starts an emulator, sets PORT and SIM_PID.
+start_sim() {
+	name=$1; shift
+	rm -f "$TMPD/$name.port"
+	"$IMSIM" --listen 127.0.0.1:0 --port-file "$TMPD/$name.port" --sdkappid 1400000000 --admin admin \
+		--key-file "$TMPD/key" "$@" 2>"$TMPD/$name.log" &
+	SIM_PID=$!
+	CLEANUP_PIDS="${CLEANUP_PIDS:-} $SIM_PID"
+	i=0
+	while [ ! -s "$TMPD/$name.port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	PORT=$(cat "$TMPD/$name.port" 2>/dev/null)
+}
+stop_sim() { kill "$SIM_PID" 2>/dev/null; wait "$SIM_PID" 2>/dev/null; }
+load() { # load STATE [options...]
+	st=$1; shift
+	"$LOADRUN" --state "$TMPD/$st.db" --endpoint "http://127.0.0.1:$PORT" --sdkappid 1400000000 --admin admin \
+		--key-file "$TMPD/key" --quiet "$@"
+}
+state_is_exact() { # state_is_exact NAME
+	curl -s "http://127.0.0.1:$PORT/_sim/dump" >"$TMPD/$1.dump" && python3 "$EXPECT" "$TMPD/recs.jsonl" "$TMPD/$1.dump"
+}
+sim_requests() { curl -s "http://127.0.0.1:$PORT/_sim/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])'; }
+
+# 1. A clean load.
+start_sim clean
+load clean --records "$TMPD/recs.jsonl" >"$TMPD/clean.out" 2>"$TMPD/clean.err"
+is "$?" 0 "clean load exits 0"
+check "clean load: the target holds exactly the records" state_is_exact clean
+grep -q '^total' "$TMPD/clean.out"
+ok $? "the summary table has a total line"
+
+# 2. A second run of the finished load sends nothing.
+before=$(sim_requests)
+load clean --json >"$TMPD/again.out" 2>"$TMPD/again.err"
+is "$?" 0 "second run exits 0"
+is "$(sim_requests)" "$before" "second run sends no request"
+grep -q '"kind":"total".*"calls":0,' "$TMPD/again.out"
+ok $? "second run reports 0 calls"
+stop_sim
+
+# 3. 10 % faults (502, dropped connections, hangs, internal errors, writes applied
+#    but answers lost): the state is still exact.
+start_sim faults --faults rate=0.1,seed=5 --hang-ms 300
+load faults --records "$TMPD/recs.jsonl" --timeout-ms 3500 >"$TMPD/faults.out" 2>"$TMPD/faults.err"
+is "$?" 0 "load through 10 % faults exits 0"
+check "with faults: the target holds exactly the records" state_is_exact faults
+retries=$(awk '$1 == "total" { print $5 }' "$TMPD/faults.out")
+[ "${retries:-0}" -gt 0 ]
+ok $? "faults caused retries ($retries)"
+stop_sim
+
+# 4. SIGKILL at random points, then resume.
+start_sim kill --latency 5 --faults rate=0.05,seed=9,kinds=lost+502
+"$LOADRUN" --state "$TMPD/kill.db" --records "$TMPD/recs.jsonl" --key-file "$TMPD/key" >/dev/null 2>&1
+kills=0
+for delay in 0.15 0.3 0.2 0.45 0.1 0.35; do
+	load kill >/dev/null 2>>"$TMPD/kill.err" &
+	pid=$!
+	sleep "$delay"
+	kill -9 "$pid" 2>/dev/null && kills=$((kills + 1))
+	wait "$pid" 2>/dev/null
+done
+load kill >"$TMPD/kill.out" 2>>"$TMPD/kill.err"
+is "$?" 0 "resumed load exits 0 (after $kills kills)"
+check "after SIGKILLs and resume: the target holds exactly the records" state_is_exact kill
+stop_sim
+
+# 5. A record the target refuses becomes a dead letter; the rest lands; exit 3.
+start_sim dead
+printf '%s\n' '{"kind":"account","UserID":"ok1"}' '{"kind":"account","UserID":"ok2"}' \
+	'{"kind":"c2c_msg","From_Account":"ok1","To_Account":"nobody","MsgTimeStamp":1500000000,"MsgSeq":1,"MsgRandom":2,"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"x"}}]}' \
+	>"$TMPD/dead.jsonl"
+load dead --records "$TMPD/dead.jsonl" --json >"$TMPD/dead.out" 2>"$TMPD/dead.err"
+is "$?" 3 "a refused record: exit 3"
+grep -q '"kind":"c2c_msg".*"landed":0,"dead":1' "$TMPD/dead.out"
+ok $? "the refused message is a dead letter"
+grep -q '"kind":"account".*"landed":2,"dead":0' "$TMPD/dead.out"
+ok $? "the accounts landed"
+stop_sim
+
+# 6. A wrong key stops the run with a message saying what to fix.
+start_sim auth
+printf '%s' 0000000000000000000000000000000000000000000000000000000000000000 >"$TMPD/wrong"
+chmod 600 "$TMPD/wrong"
+"$LOADRUN" --state "$TMPD/auth.db" --records "$TMPD/dead.jsonl" --endpoint "http://127.0.0.1:$PORT" \
+	--sdkappid 1400000000 --admin admin --key-file "$TMPD/wrong" --quiet >/dev/null 2>"$TMPD/auth.err"
+is "$?" 1 "wrong key: exit 1"
+grep -q 'key' "$TMPD/auth.err"
+ok $? "the message names the key"
+grep -q "$(cat "$TMPD/wrong")" "$TMPD/auth.err"
+ok $((1 - $?)) "the message does not contain the key"
+stop_sim
+
+done_testing
