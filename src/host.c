@@ -382,6 +382,8 @@ static int host_http(void *ctx, const struct im_http_request *req, struct im_htt
 				break;
 			}
 			result = IM_SOURCE_OK;
+			if (err && err_size)
+				err[0] = '\0'; /* earlier attempts' failures are not this answer's */
 			break;
 		}
 		long wait_ms = -1;
