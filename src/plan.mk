@@ -11,3 +11,10 @@ tests_plan_test_plan_SOURCES = tests/plan/test_plan.c src/plan.c src/plan.h src/
 tests_plan_test_plan_CFLAGS = $(PLAN_UNIT_CFLAGS)
 tests_plan_test_plan_LDADD = $(PLAN_UNIT_LDADD)
 TESTS += tests/plan/test_plan
+
+check_PROGRAMS += tests/plan/test_verify
+tests_plan_test_verify_SOURCES = tests/plan/test_verify.c src/verify.c src/verify.h src/tim.c src/classify.c \
+	src/pace.c src/batch.c src/stage.c
+tests_plan_test_verify_CFLAGS = $(PLAN_UNIT_CFLAGS) $(CURL_CFLAGS)
+tests_plan_test_verify_LDADD = $(PLAN_UNIT_LDADD) $(CURL_LIBS)
+TESTS += tests/plan/test_verify
