@@ -40,6 +40,22 @@ static void count(const char *path, const struct im_source *src, const char *err
 		s->refused_named++;
 }
 
+struct shadow {
+	int from_tmp, from_fixtures;
+};
+
+static void shadowed(const char *path, const struct im_source *src, const char *error, void *ud)
+{
+	(void)src, (void)error;
+	struct shadow *sh = ud;
+	if (strstr(path, "okfixture.so")) {
+		if (strstr(path, "/tmp/immigrate-plugins."))
+			sh->from_tmp++;
+		else if (strncmp(path, fixtures, strlen(fixtures)) == 0)
+			sh->from_fixtures++;
+	}
+}
+
 int main(void)
 {
 	const char *builddir = getenv("top_builddir");
@@ -87,6 +103,10 @@ int main(void)
 		ok(linked && !p && strstr(err, tmp) && strstr(err, "missing mandatory call"),
 		   "--plugin-dir is searched before IMMIGRATE_PLUGIN_PATH: %s", err);
 		im_plugin_unload(p);
+		struct shadow sh = {0};
+		im_plugin_foreach(tmp, shadowed, &sh);
+		ok(sh.from_tmp == 1 && sh.from_fixtures == 0,
+		   "im_plugin_foreach lists a name once, from the first directory that has it");
 		unlink(link_path);
 		rmdir(tmp);
 	} else {
