@@ -24,6 +24,13 @@ tests_easemob_em_read_SOURCES = tests/easemob/em-read.c
 tests_easemob_em_read_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tests_easemob_em_read_LDADD = $(JANSSON_LIBS) $(LTDL_LIBS)
 
+# Runs a mapping script over em-read's output with the runner's Lua engine and
+# record validator (tests/easemob/map.sh).
+check_PROGRAMS += tests/easemob/em-map
+tests_easemob_em_map_SOURCES = tests/easemob/em-map.c
+tests_easemob_em_map_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LUA_CFLAGS)
+tests_easemob_em_map_LDADD = src/libimtransform.la src/libimcore.la $(JANSSON_LIBS) $(LUA_LIBS)
+
 # Unit tests of the pieces.
 check_PROGRAMS += tests/easemob/test_em_units
 tests_easemob_test_em_units_SOURCES = tests/easemob/test_em_units.c \
@@ -34,7 +41,10 @@ tests_easemob_test_em_units_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CRYPTO_CFL
 tests_easemob_test_em_units_LDADD = $(JANSSON_LIBS) $(CRYPTO_LIBS) $(ZLIB_LIBS)
 TESTS += tests/easemob/test_em_units
 
-EASEMOB_SHELL_TESTS = tests/easemob/read.sh
+EASEMOB_SHELL_TESTS = tests/easemob/read.sh tests/easemob/map.sh
 TESTS += $(EASEMOB_SHELL_TESTS)
 endif
-EXTRA_DIST += tests/easemob/read.sh tests/easemob/lib-easemob.sh tests/easemob/fixtures
+EXTRA_DIST += tests/easemob/read.sh tests/easemob/map.sh tests/easemob/fixtures tests/easemob/expected
+
+# The default mapping script, found by bare name (script = "easemob").
+dist_pkgscripts_DATA += scripts/easemob.lua
