@@ -18,6 +18,7 @@
 
 #define DEFAULT_TIMEOUT_MS 30000L
 #define MAX_CONNECT_TIMEOUT_MS 10000L
+#define DEFAULT_RETRIES 3
 #define MAX_RETRIES_CAP 10
 /* Backoff: attempt n waits a uniform random time in [0, min(CAP, BASE * 2^n)]
  * ("full jitter"), so many clients retrying at once spread out. */
@@ -440,8 +441,12 @@ struct im_host *im_host_new(const struct im_host_config *cfg)
 	c->ca_file = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
 	c->insecure = cfg->insecure == 1;
 	c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
-	c->max_retries = cfg->max_retries < 0 ? 0 : cfg->max_retries > MAX_RETRIES_CAP ? MAX_RETRIES_CAP
-											: cfg->max_retries;
+	if (cfg->max_retries < 0)
+		c->max_retries = 0;
+	else if (cfg->max_retries == 0)
+		c->max_retries = DEFAULT_RETRIES;
+	else
+		c->max_retries = cfg->max_retries > MAX_RETRIES_CAP ? MAX_RETRIES_CAP : cfg->max_retries;
 	c->curl = curl_easy_init();
 	if (getrandom(&c->rng, sizeof c->rng, 0) != (ssize_t)sizeof c->rng)
 		c->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);

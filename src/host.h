@@ -24,7 +24,8 @@ struct im_host_config {
 	const char *ca_file;     /* PEM CA bundle instead of the system's, or NULL; copied */
 	int insecure;            /* 1: skip TLS verification (test servers only); anything else: verify */
 	long timeout_ms;         /* default per-request timeout; <= 0: 30 s */
-	int max_retries;         /* retries after the first attempt; < 0: 0; capped at 10 */
+	int max_retries;         /* retries after the first attempt; 0: the default (3), so a
+				  * zeroed config still retries; < 0: none; capped at 10 */
 };
 
 /* Returns a heap struct im_host with ctx set, every call filled in; the caller

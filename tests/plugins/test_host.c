@@ -164,7 +164,7 @@ static void test_log_and_json(void)
 
 static void test_http(unsigned port)
 {
-	struct im_host_config cfg = {.plugin_name = "testplug", .max_retries = 3, .timeout_ms = 5000};
+	struct im_host_config cfg = {.plugin_name = "testplug", .timeout_ms = 5000}; /* default: 3 retries */
 	struct im_host *h = im_host_new(&cfg);
 	struct im_http_response resp;
 	char url[256], err[512];
@@ -202,6 +202,15 @@ static void test_http(unsigned port)
 	rc = get(h, url, NULL, 0, 0, &resp, err, sizeof err);
 	ok(rc == IM_SOURCE_OK && resp.status == 200 && hits_429 == 2, "429 with Retry-After is retried");
 	h->http_free(h->ctx, &resp);
+
+	struct im_host_config once = {.plugin_name = "testplug", .max_retries = -1};
+	struct im_host *h1 = im_host_new(&once);
+	hits_always = 0;
+	snprintf(url, sizeof url, "http://127.0.0.1:%u/always503", port);
+	rc = get(h1, url, NULL, 0, 0, &resp, err, sizeof err);
+	ok(rc == IM_SOURCE_OK && resp.status == 503 && hits_always == 1, "max_retries < 0: one attempt");
+	h1->http_free(h1->ctx, &resp);
+	im_host_free(h1);
 
 	snprintf(url, sizeof url, "http://127.0.0.1:%u/missing", port);
 	rc = get(h, url, NULL, 0, 0, &resp, err, sizeof err);
