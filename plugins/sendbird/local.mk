@@ -32,7 +32,7 @@ tests_sendbird_sb_fake_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(MHD_CFLAGS)
 tests_sendbird_sb_fake_LDADD = $(JANSSON_LIBS) $(MHD_LIBS)
 
 TESTS += tests/sendbird/export.sh tests/sendbird/sample.sh tests/sendbird/pull.sh \
-	tests/sendbird/conformance.sh
+	tests/sendbird/conformance.sh tests/sendbird/e2e.sh
 endif
 EXTRA_DIST += tests/sendbird/export.sh tests/sendbird/sample.sh tests/sendbird/pull.sh \
 	tests/sendbird/conformance.sh tests/sendbird/fixtures tests/sendbird/conformance
