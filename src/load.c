@@ -115,7 +115,7 @@ static double rand01(struct loader *L)
 /* Exponential backoff with full jitter, as Unix seconds of the next try. */
 static int64_t retry_time(struct loader *L, int attempts)
 {
-	double cap = ldexp(1.0, attempts < 16 ? attempts : 16);
+	double cap = ldexp(0.5, attempts < 16 ? attempts : 16);
 	if (cap > BACKOFF_CAP)
 		cap = BACKOFF_CAP;
 	return (int64_t)time(NULL) + (int64_t)ceil(rand01(L) * cap);

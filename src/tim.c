@@ -312,7 +312,9 @@ int im_tim_run(struct im_tim *t, int timeout_ms)
 	int running = 0, done = 0;
 	if (curl_multi_perform(t->multi, &running) != CURLM_OK)
 		return -1;
-	if (timeout_ms > 0 && t->in_flight > 0) {
+	if (timeout_ms > 0) {
+		/* With nothing in flight this just sleeps: the caller waits for a token
+		 * or a deferred retry. */
 		if (curl_multi_poll(t->multi, NULL, 0, timeout_ms, NULL) != CURLM_OK)
 			return -1;
 		if (curl_multi_perform(t->multi, &running) != CURLM_OK)
