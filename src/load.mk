@@ -18,14 +18,14 @@ tests_load_test_batch_CFLAGS = $(LOAD_UNIT_CFLAGS)
 tests_load_test_batch_LDADD = $(JANSSON_LIBS)
 TESTS += tests/load/test_classify tests/load/test_pace tests/load/test_batch
 
-# The loader proper (request layer, scheduler, stage SQL, progress). It joins the
-# immigrate executable together with the stage (H3's transform fragment); until
-# then the end-to-end driver below builds it with the stage directly.
+# The loader proper (request layer, scheduler, stage SQL, progress); the stage
+# itself comes with src/libimtransform.la (src/transform.mk).
 LOAD_CORE_SOURCES = \
 	src/tim.c src/tim.h \
 	src/load.c src/load.h \
 	src/load_stage.c src/load_stage.h \
 	src/progress.c src/progress.h
+immigrate_SOURCES += $(LOAD_CORE_SOURCES) src/load_job.c
 
 # loadrun: stages IM records from JSON Lines and runs the loader (tests, bench).
 check_PROGRAMS += tests/load/loadrun
