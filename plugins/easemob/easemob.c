@@ -66,6 +66,7 @@ struct em_state {
 	enum em_stream stream_index;
 
 	uint64_t produced, bad, duplicates, skipped;
+	int opened; /* open() succeeded: close() reports the counters */
 };
 
 static const char *const em_option_names[] = {"history", "callbacks", "callback_secret_env",
@@ -84,7 +85,7 @@ static void em_close(void *state)
 	struct em_state *s = state;
 	if (!s)
 		return;
-	if (s->host && s->host->log && (s->produced || s->bad || s->duplicates || s->skipped))
+	if (s->opened && s->host && s->host->log && (s->produced || s->bad || s->duplicates || s->skipped))
 		s->host->log(s->host->ctx, IM_SOURCE_LOG_INFO,
 			     "%llu records, %llu bad, %llu duplicate messages dropped, "
 			     "%llu callbacks with nothing to migrate skipped",
@@ -539,6 +540,7 @@ static int em_open(const struct im_host *host, const json_t *options, const char
 		goto fail;
 	if (checkpoint && *checkpoint && resume(s, checkpoint, err, err_size) < 0)
 		goto fail;
+	s->opened = 1;
 	*state = s;
 	return IM_SOURCE_OK;
 fail:
