@@ -37,8 +37,23 @@ tests_imsim_mksig_SOURCES = tests/imsim/mksig.c
 tests_imsim_mksig_CFLAGS = $(AM_CFLAGS)
 tests_imsim_mksig_LDADD = src/libimcore.la
 
-IMSIM_TESTS =
+# The conformance suite: each script drives a fresh emulator over HTTP(S).
+IMSIM_TESTS = \
+	tests/imsim/auth.sh \
+	tests/imsim/accounts.sh \
+	tests/imsim/sns.sh \
+	tests/imsim/messages.sh \
+	tests/imsim/groups.sh \
+	tests/imsim/ratelimit.sh \
+	tests/imsim/faults.sh \
+	tests/imsim/callbacks.sh \
+	tests/imsim/persist.sh \
+	tests/imsim/tls.sh
 TESTS += $(IMSIM_TESTS)
-EXTRA_DIST += $(IMSIM_TESTS)
+EXTRA_DIST += $(IMSIM_TESTS) tests/imsim/lib-imsim.sh
 
 
+check_PROGRAMS += tests/imsim/hooksink
+tests_imsim_hooksink_SOURCES = tests/imsim/hooksink.c
+tests_imsim_hooksink_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(MHD_CFLAGS)
+tests_imsim_hooksink_LDADD = $(JANSSON_LIBS) $(MHD_LIBS) -lpthread

@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -318,6 +319,14 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **state, enu
 	}
 }
 
+/* libmicrohttpd's own messages (e.g. the connections faults close on purpose) are
+ * debugging detail, not errors of the emulator. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	if (im_log_get_level() >= IM_LOG_DEBUG)
+		im_logv(IM_LOG_DEBUG, fmt, ap);
+}
+
 static char *slurp(const char *path, char *err, size_t err_size)
 {
 	FILE *f = fopen(path, "rb");
@@ -399,6 +408,7 @@ int server_start(struct sim *sim, struct server **out, unsigned *port, char *err
 	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, sa,
 				       MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 				       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+				       MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				       MHD_OPTION_ARRAY, sim->opt.tls_cert ? tls_opts : tls_opts + 2, MHD_OPTION_END);
 	if (!srv->daemon) {
 		snprintf(err, err_size, "cannot listen on %s:%u (address in use, or a bad TLS certificate/key)",
