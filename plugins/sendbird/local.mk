@@ -32,10 +32,11 @@ tests_sendbird_sb_fake_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(MHD_CFLAGS)
 tests_sendbird_sb_fake_LDADD = $(JANSSON_LIBS) $(MHD_LIBS)
 
 TESTS += tests/sendbird/export.sh tests/sendbird/sample.sh tests/sendbird/pull.sh \
-	tests/sendbird/conformance.sh tests/sendbird/e2e.sh
+	tests/sendbird/conformance.sh tests/sendbird/e2e.sh tests/sendbird/script.sh
 endif
 EXTRA_DIST += tests/sendbird/export.sh tests/sendbird/sample.sh tests/sendbird/pull.sh \
-	tests/sendbird/conformance.sh tests/sendbird/fixtures tests/sendbird/conformance
+	tests/sendbird/conformance.sh tests/sendbird/e2e.sh tests/sendbird/script.sh \
+	tests/sendbird/fixtures tests/sendbird/conformance
 
 dist_pkgscripts_DATA += scripts/sendbird.lua
 
