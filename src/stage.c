@@ -223,6 +223,11 @@ int im_stage_begin(struct im_stage *st, char *err, size_t err_size)
 		set_err(err, err_size, "%s: a transaction is already open", st->path);
 		return -1;
 	}
+	if (!sqlite3_get_autocommit(st->db)) {
+		/* A statement stepped but never reset keeps an implicit one open. */
+		set_err(err, err_size, "%s: a statement is still active (not reset)", st->path);
+		return -1;
+	}
 	sqlite3_stmt *s = im_stage_stmt(st, "BEGIN IMMEDIATE", err, err_size);
 	if (!s)
 		return -1;

@@ -99,7 +99,9 @@ const char *im_stage_errmsg(struct im_stage *st);
 
 /* A prepared statement for sql, cached by the stage for its lifetime (keyed by the
  * text; pass string literals). Returned reset with bindings cleared; the caller
- * binds, steps and need not finalise. NULL with err filled on a prepare error. */
+ * binds, steps and need not finalise, but must reset it (sqlite3_reset) when it
+ * stops before SQLITE_DONE: an active statement keeps a transaction open and
+ * im_stage_begin then fails. NULL with err filled on a prepare error. */
 sqlite3_stmt *im_stage_stmt(struct im_stage *st, const char *sql, char *err, size_t err_size);
 
 /* Write transactions. begin fails when one is already open (no nesting).

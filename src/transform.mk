@@ -19,3 +19,25 @@ src_libimtransform_la_LIBADD = $(JANSSON_LIBS) $(LUA_LIBS) $(SQLITE_LIBS) $(CRYP
 immigrate_SOURCES += src/cmd_check.c src/cmd_preview.c src/cmd_run.c
 # libimcore again after libimtransform: static convenience archives resolve left to right.
 immigrate_LDADD += src/libimtransform.la src/libimcore.la
+
+# Unit tests (TAP) and the end-to-end test.
+TRANSFORM_TEST_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LUA_CFLAGS) $(SQLITE_CFLAGS) -I$(top_srcdir)/tests
+TRANSFORM_TEST_LDADD = src/libimtransform.la src/libimplugin.la src/libimcore.la
+check_PROGRAMS += tests/transform/test_script
+tests_transform_test_script_SOURCES = tests/transform/test_script.c tests/transform/util.h
+tests_transform_test_script_CFLAGS = $(TRANSFORM_TEST_CFLAGS)
+tests_transform_test_script_LDADD = $(TRANSFORM_TEST_LDADD)
+TESTS += tests/transform/test_script
+check_PROGRAMS += tests/transform/test_job tests/transform/test_stage
+tests_transform_test_job_SOURCES = tests/transform/test_job.c tests/transform/util.h
+tests_transform_test_job_CFLAGS = $(TRANSFORM_TEST_CFLAGS)
+tests_transform_test_job_LDADD = $(TRANSFORM_TEST_LDADD)
+tests_transform_test_stage_SOURCES = tests/transform/test_stage.c tests/transform/util.h
+tests_transform_test_stage_CFLAGS = $(TRANSFORM_TEST_CFLAGS)
+tests_transform_test_stage_LDADD = $(TRANSFORM_TEST_LDADD)
+TESTS += tests/transform/test_job tests/transform/test_stage
+check_PROGRAMS += tests/transform/test_imrecord
+tests_transform_test_imrecord_SOURCES = tests/transform/test_imrecord.c
+tests_transform_test_imrecord_CFLAGS = $(TRANSFORM_TEST_CFLAGS)
+tests_transform_test_imrecord_LDADD = $(TRANSFORM_TEST_LDADD)
+TESTS += tests/transform/test_imrecord
