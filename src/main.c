@@ -13,6 +13,7 @@ const struct im_command im_commands[] = {
 	{"check", cmd_check, "validate a job: file, plugin options, script, key (no network)"},
 	{"preview", cmd_preview, "print the IM records a job's script makes from the first records"},
 	{"run", cmd_run, "extract, transform and stage a job's source, then load it"},
+	{"sync", cmd_sync, "two-way sync daemon: old system <-> Tencent IM while both are in use"},
 	{NULL, NULL, NULL},
 };
 

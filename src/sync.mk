@@ -1,25 +1,34 @@
 # Two-way sync daemon (issue 8): `immigrate sync JOB`, callback authentication,
-# the durable outbox, the generic webhook plugin's tests and the sync benchmark.
+# the durable outbox, the HTTP front, delivery workers, and their tests.
 
-# libimsync.la carries the daemon's building blocks so unit tests link them alone.
+# The daemon's self-contained building blocks, for unit tests.
 noinst_LTLIBRARIES += src/libimsync.la
-src_libimsync_la_SOURCES = \
-	src/callback_sign.c src/callback_sign.h
+SYNC_CORE_SOURCES = \
+	src/callback_sign.c src/callback_sign.h \
+	src/outbox.c src/outbox.h \
+	src/sync_metrics.c src/sync_metrics.h \
+	src/sync_config.c src/sync_config.h \
+	src/sync_http.c src/sync_http.h
+src_libimsync_la_SOURCES = $(SYNC_CORE_SOURCES)
 src_libimsync_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS) $(CRYPTO_CFLAGS) $(MHD_CFLAGS)
 src_libimsync_la_LIBADD = $(JANSSON_LIBS) $(SQLITE_LIBS) $(CRYPTO_LIBS) $(MHD_LIBS) -lpthread
 
-immigrate_SOURCES += src/callback_sign.c src/callback_sign.h
+immigrate_SOURCES += $(SYNC_CORE_SOURCES) \
+	src/sync_im_request.c src/sync_im_request.h \
+	src/sync_reverse.c src/sync_reverse.h \
+	src/sync_deliver.c src/sync_deliver.h \
+	src/cmd_sync.c
+
+SYNC_TEST_LDADD = src/libimsync.la src/libimcore.la $(JANSSON_LIBS) $(SQLITE_LIBS) $(CRYPTO_LIBS) -lpthread
 
 check_PROGRAMS += tests/sync/test_callback_sign
 tests_sync_test_callback_sign_SOURCES = tests/sync/test_callback_sign.c
 tests_sync_test_callback_sign_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
-tests_sync_test_callback_sign_LDADD = src/libimsync.la
+tests_sync_test_callback_sign_LDADD = $(SYNC_TEST_LDADD)
 TESTS += tests/sync/test_callback_sign
 
-src_libimsync_la_SOURCES += src/outbox.c src/outbox.h
-immigrate_SOURCES += src/outbox.c src/outbox.h
 check_PROGRAMS += tests/sync/test_outbox
 tests_sync_test_outbox_SOURCES = tests/sync/test_outbox.c
 tests_sync_test_outbox_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS)
-tests_sync_test_outbox_LDADD = src/libimsync.la src/libimcore.la $(SQLITE_LIBS) -lpthread
+tests_sync_test_outbox_LDADD = $(SYNC_TEST_LDADD)
 TESTS += tests/sync/test_outbox

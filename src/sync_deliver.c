@@ -1,0 +1,710 @@
+/* Delivery workers of the sync daemon, see sync_deliver.h. */
+#include "config.h"
+
+#include "sync_deliver.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "classify.h"
+#include "log.h"
+#include "sync_im_request.h"
+
+enum oc {
+	OC_DELIVERED, /* landed on the other side */
+	OC_DROPPED,   /* needed nothing */
+	OC_DEAD,      /* gave up */
+	OC_RETRY,     /* try again after a backoff */
+	OC_DEFER,     /* wait (group history still importing), not an attempt */
+	OC_SKIP,      /* its conversation is blocked behind an earlier event */
+};
+
+struct outcome {
+	enum oc oc;
+	char conv[160];
+	char error[600];
+	const char *dl_stage; /* dead letters: "script", "validate", "api" */
+	const char *kind;     /* dead letters: IM record kind when known */
+	long code;
+	double min_wait;      /* seconds the answer asked us to wait */
+};
+
+struct mark {
+	int64_t id;
+	int status, attempts;
+	int64_t next_at;
+	char *conv, *error;
+};
+
+struct marks {
+	struct mark *v;
+	size_t n, cap;
+};
+
+/* A set of conversation keys blocked in the current pass (chained hash). */
+struct keyset {
+	struct key {
+		struct key *next;
+		char s[];
+	} * slot[256];
+};
+
+struct worker {
+	struct im_sync_deliver *d;
+	int dir;
+	const char *prefix;
+	pthread_t thread;
+	int started;
+};
+
+struct im_sync_deliver {
+	struct im_sync_deliver_params p;
+	atomic_int stop;
+	struct worker w[IM_SYNC_NDIR];
+	char ns[160]; /* id map namespace of our deliveries to the old system */
+};
+
+/* snprintf into o->error; truncation of long reasons is fine. */
+static void __attribute__((format(printf, 2, 3))) say(struct outcome *o, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(o->error, sizeof o->error, fmt, ap);
+	va_end(ap);
+}
+
+static void __attribute__((format(printf, 3, 4))) fmt_into(char *dst, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(dst, size, fmt, ap);
+	va_end(ap);
+}
+
+static unsigned hash(const char *s)
+{
+	unsigned h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h & 255;
+}
+
+static int ks_has(struct keyset *k, const char *s)
+{
+	for (struct key *e = k->slot[hash(s)]; e; e = e->next)
+		if (strcmp(e->s, s) == 0)
+			return 1;
+	return 0;
+}
+
+static void ks_add(struct keyset *k, const char *s)
+{
+	if (!*s || ks_has(k, s))
+		return;
+	size_t n = strlen(s) + 1;
+	struct key *e = malloc(sizeof *e + n);
+	if (!e)
+		return; /* worst case the conversation is not held back this pass */
+	memcpy(e->s, s, n);
+	unsigned h = hash(s);
+	e->next = k->slot[h];
+	k->slot[h] = e;
+}
+
+static void ks_clear(struct keyset *k)
+{
+	for (int i = 0; i < 256; i++) {
+		while (k->slot[i]) {
+			struct key *e = k->slot[i];
+			k->slot[i] = e->next;
+			free(e);
+		}
+	}
+}
+
+static int64_t backoff_ms(const struct im_sync_config *cfg, int attempts, double min_wait)
+{
+	double cap = (double)cfg->retry_base_ms;
+	for (int i = 1; i < attempts && cap < (double)cfg->retry_max_ms; i++)
+		cap *= 2;
+	if (cap > (double)cfg->retry_max_ms)
+		cap = (double)cfg->retry_max_ms;
+	/* Full jitter: anywhere between nothing and the cap, so retries of many
+	 * events spread out instead of arriving together. */
+	double wait = cap * ((double)random() / (double)RAND_MAX);
+	if (wait < min_wait * 1000)
+		wait = min_wait * 1000;
+	return (int64_t)wait + 1;
+}
+
+static int marks_add(struct marks *m, int64_t id, int status, int attempts, int64_t next_at, const char *conv,
+		     const char *error)
+{
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 64;
+		struct mark *v = realloc(m->v, cap * sizeof *v);
+		if (!v)
+			return -1;
+		m->v = v;
+		m->cap = cap;
+	}
+	struct mark *k = &m->v[m->n++];
+	k->id = id;
+	k->status = status;
+	k->attempts = attempts;
+	k->next_at = next_at;
+	k->conv = conv && *conv ? strdup(conv) : NULL;
+	k->error = error && *error ? strdup(error) : NULL;
+	return 0;
+}
+
+static int apply_marks(sqlite3 *db, void *arg)
+{
+	struct marks *m = arg;
+	for (size_t i = 0; i < m->n; i++)
+		if (im_outbox_mark(db, m->v[i].id, m->v[i].status, m->v[i].attempts, m->v[i].next_at, m->v[i].conv,
+				   m->v[i].error) < 0)
+			return -1;
+	return 0;
+}
+
+static void marks_clear(struct marks *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		free(m->v[i].conv);
+		free(m->v[i].error);
+	}
+	m->n = 0;
+}
+
+static void dead_letter(struct im_sync_deliver *d, const struct im_outbox_row *row, const struct outcome *o)
+{
+	char origin[200];
+	snprintf(origin, sizeof origin, "sync:%s#%lld", row->origin, (long long)row->id);
+	struct im_stage_dead dl = {
+		.stage = o->dl_stage ? o->dl_stage : "api",
+		.kind = o->kind,
+		.origin = origin,
+		.raw = row->body,
+		.code = (int)o->code,
+		.reason = o->error[0] ? o->error : "delivery failed",
+		.attempts = row->attempts + 1,
+	};
+	char err[256];
+	pthread_mutex_lock(d->p.stage_lock);
+	if (im_stage_put_dead(d->p.stage, &dl, NULL, err, sizeof err) < 0)
+		im_error("sync: cannot record a dead letter for event %lld: %s", (long long)row->id, err);
+	pthread_mutex_unlock(d->p.stage_lock);
+}
+
+/* ---- old -> new ---- */
+
+struct tim_wait {
+	int done;
+	int curl_code;
+	long http_status;
+	char *body;
+	size_t body_len;
+};
+
+static void tim_done(void *arg, const struct im_tim_reply *r)
+{
+	struct tim_wait *w = arg;
+	w->done = 1;
+	w->curl_code = r->curl_code;
+	w->http_status = r->http_status;
+	if (r->body && (w->body = malloc(r->body_len + 1)) != NULL) {
+		memcpy(w->body, r->body, r->body_len);
+		w->body[r->body_len] = '\0';
+		w->body_len = r->body_len;
+	}
+}
+
+/* One REST call, start to answer. Fills o for anything but success; returns 1
+ * when the change landed, 0 otherwise. */
+static int send_call(struct im_sync_deliver *d, struct im_sync_call *c, struct outcome *o)
+{
+	for (int renewed = 0;; renewed++) {
+		char *text = json_dumps(c->body, JSON_COMPACT);
+		struct tim_wait w = {0};
+		if (!text || im_tim_submit(d->p.tim, c->service, c->command, text, strlen(text), tim_done, &w) < 0) {
+			free(text);
+			o->oc = OC_RETRY;
+			say(o, "%s/%s: request could not be set up", c->service,
+				 c->command);
+			return 0;
+		}
+		free(text);
+		while (!w.done)
+			if (im_tim_run(d->p.tim, 200) < 0)
+				break;
+		if (!w.done) {
+			o->oc = OC_RETRY;
+			say(o, "%s/%s: transfer failed", c->service, c->command);
+			return 0;
+		}
+		struct im_answer a = {w.curl_code, w.http_status, w.body, w.body_len};
+		struct im_verdict v;
+		json_t *resp = NULL;
+		im_classify_answer(&a, &v, &resp);
+		free(w.body);
+		if (v.outcome == IM_OUTCOME_OK) {
+			const char *info = NULL;
+			long code = im_sync_call_result(c, resp, &info);
+			if (code == 0) {
+				json_decref(resp);
+				return 1;
+			}
+			o->code = code;
+			o->oc = im_classify_item_code(code) == IM_OUTCOME_TRANSIENT ? OC_RETRY : OC_DEAD;
+			say(o, "%s/%s: item failed with %ld (%s)%s%s", c->service,
+				 c->command, code, im_code_meaning(code), info ? ": " : "", info ? info : "");
+			json_decref(resp);
+			return 0;
+		}
+		json_decref(resp);
+		if (v.kind == IM_CODE_TENCENT && im_sync_code_means_landed(c->command, v.code))
+			return 1;
+		if (v.outcome == IM_OUTCOME_USERSIG && !renewed && im_tim_renew_usersig(d->p.tim) == 0)
+			continue;
+		o->code = v.code;
+		o->min_wait = v.min_wait;
+		say(o, "%s/%s: %s", c->service, c->command, v.message);
+		switch (v.outcome) {
+		case IM_OUTCOME_PERMANENT:
+			o->oc = OC_DEAD;
+			break;
+		case IM_OUTCOME_AUTH:
+		case IM_OUTCOME_CONFIG:
+			im_error("sync: %s/%s: %s: fix the job's target; the event waits", c->service, c->command,
+				 v.message);
+			o->min_wait = (double)d->p.cfg->retry_max_ms / 1000.0;
+			o->oc = OC_RETRY;
+			break;
+		default:
+			o->oc = OC_RETRY;
+			break;
+		}
+		return 0;
+	}
+}
+
+static int history_pending(struct im_sync_deliver *d, const char *group_id)
+{
+	char err[256];
+	int pending = 0;
+	pthread_mutex_lock(d->p.stage_lock);
+	sqlite3_stmt *s = im_stage_stmt(d->p.stage,
+					"SELECT 1 FROM records WHERE kind = 'group_msg' AND status IN (0, 1)"
+					" AND conv = ? LIMIT 1",
+					err, sizeof err);
+	if (s) {
+		sqlite3_bind_text(s, 1, group_id, -1, SQLITE_TRANSIENT);
+		pending = sqlite3_step(s) == SQLITE_ROW;
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+	}
+	pthread_mutex_unlock(d->p.stage_lock);
+	return pending;
+}
+
+static int idmap_has(struct im_sync_deliver *d, const char *old_id)
+{
+	char *v = NULL;
+	pthread_mutex_lock(d->p.stage_lock);
+	int rc = im_stage_idmap_get(d->p.stage, d->ns, old_id, &v);
+	pthread_mutex_unlock(d->p.stage_lock);
+	free(v);
+	return rc == 0;
+}
+
+/* Turns the script's records into calls. Returns 0, or -1 with o set to dead. */
+static int build_calls(struct im_sync_deliver *d, const struct im_outbox_row *row, json_t *records,
+		       struct im_sync_call **calls, size_t *ncalls, struct outcome *o)
+{
+	size_t n = json_array_size(records);
+	*calls = calloc(n ? n : 1, sizeof **calls);
+	*ncalls = 0;
+	if (!*calls) {
+		o->oc = OC_RETRY;
+		say(o, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_t *rec = json_deep_copy(json_array_get(records, i));
+		const char *k = json_string_value(json_object_get(rec, "kind"));
+		char kind[32], why[400];
+		snprintf(kind, sizeof kind, "%s", k ? k : "");
+		int rc;
+		if (k && im_sync_kind_is_live_only(kind)) {
+			json_object_del(rec, "kind");
+			json_object_del(rec, "_source_id");
+			rc = im_sync_call_build(kind, rec, NULL, &(*calls)[*ncalls], why, sizeof why);
+		} else {
+			struct im_prepared prep;
+			int vr = im_record_prepare(d->p.validator, rec, row->id, &prep, why, sizeof why);
+			if (vr != 0) {
+				o->oc = OC_DEAD;
+				o->dl_stage = "validate";
+				o->kind = im_kind_name(im_kind_from_name(kind));
+				o->code = vr > 0 ? vr : 0;
+				say(o, "record %zu (%s): %s", i + 1, kind[0] ? kind : "?",
+					 why);
+				json_decref(rec);
+				return -1;
+			}
+			json_t *payload = json_loadb(prep.payload, prep.payload_len, 0, NULL);
+			rc = payload ? im_sync_call_build(kind, payload, prep.conv, &(*calls)[*ncalls], why, sizeof why)
+				     : -1;
+			json_decref(payload);
+		}
+		json_decref(rec);
+		if (rc < 0) {
+			im_sync_call_free(&(*calls)[*ncalls]);
+			o->oc = OC_DEAD;
+			o->dl_stage = "validate";
+			say(o, "record %zu: %s", i + 1, why);
+			return -1;
+		}
+		(*ncalls)++;
+	}
+	return 0;
+}
+
+static void process_old_to_new(struct im_sync_deliver *d, const struct im_outbox_row *row, struct keyset *blocked,
+			       struct outcome *o)
+{
+	if (row->event_id && idmap_has(d, row->event_id)) {
+		o->oc = OC_DROPPED;
+		say(o, "echo of our own delivery to the old system");
+		return;
+	}
+	json_t *data = json_loads(row->body, JSON_DECODE_ANY, NULL);
+	if (!data) {
+		o->oc = OC_DEAD;
+		o->dl_stage = "parse";
+		say(o, "stored event is not JSON");
+		return;
+	}
+	char origin[64];
+	snprintf(origin, sizeof origin, "webhook:%lld", (long long)row->id);
+	struct im_script_input in = {row->stream, row->event_id, origin, data};
+	struct im_script_failure f;
+	json_t *records = NULL;
+	pthread_mutex_lock(d->p.stage_lock);
+	int rc = im_script_map(d->p.map_script, &in, &records, &f);
+	/* The array belongs to the script until its next call: copy it while we
+	 * still hold the only right to call it. */
+	json_t *mine = rc == 0 ? json_deep_copy(records) : NULL;
+	pthread_mutex_unlock(d->p.stage_lock);
+	json_decref(data);
+	if (rc != 0) {
+		o->oc = OC_DEAD;
+		o->dl_stage = "script";
+		say(o, "%s: %s", f.where, f.reason);
+		return;
+	}
+	if (!mine) {
+		o->oc = OC_RETRY;
+		say(o, "out of memory");
+		return;
+	}
+	if (json_array_size(mine) == 0) {
+		json_decref(mine);
+		o->oc = OC_DROPPED;
+		return;
+	}
+	struct im_sync_call *calls = NULL;
+	size_t n = 0;
+	if (build_calls(d, row, mine, &calls, &n, o) == 0) {
+		snprintf(o->conv, sizeof o->conv, "%s", n ? calls[0].conv : "");
+		if (ks_has(blocked, o->conv)) {
+			o->oc = OC_SKIP;
+		} else {
+			o->oc = OC_DELIVERED;
+			for (size_t i = 0; i < n; i++) {
+				if (strcmp(calls[i].kind, "group_msg") == 0 && history_pending(d, calls[i].group_id)) {
+					o->oc = OC_DEFER;
+					snprintf(o->error, sizeof o->error,
+						 "group %s: history still importing; live message waits", calls[i].group_id);
+					break;
+				}
+			}
+			for (size_t i = 0; o->oc == OC_DELIVERED && i < n; i++)
+				send_call(d, &calls[i], o);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		im_sync_call_free(&calls[i]);
+	free(calls);
+	json_decref(mine);
+}
+
+/* ---- new -> old ---- */
+
+static void callback_conv(const json_t *b, char *out, size_t size)
+{
+	const char *g = json_string_value(json_object_get(b, "GroupId"));
+	const char *f = json_string_value(json_object_get(b, "From_Account"));
+	const char *t = json_string_value(json_object_get(b, "To_Account"));
+	if (g) {
+		snprintf(out, size, "g:%s", g);
+	} else if (f && t) {
+		int lt = strcmp(f, t) < 0;
+		snprintf(out, size, "c:%s|%s", lt ? f : t, lt ? t : f);
+	} else {
+		json_t *pair = json_array_get(json_object_get(b, "PairList"), 0);
+		const char *pf = json_string_value(json_object_get(pair, "From_Account"));
+		snprintf(out, size, "u:%s", pf ? pf : "");
+	}
+}
+
+/* The temporary copy's directory in failure locations becomes the script's. */
+static void fix_where(struct im_sync_deliver *d, char *where, size_t size)
+{
+	if (strncmp(where, "/tmp/immigrate-reverse.", 23) != 0 || !d->p.script_path)
+		return;
+	const char *tail = strchr(where + 23, '/');
+	if (!tail)
+		return;
+	char buf[400];
+	const char *slash = strrchr(d->p.script_path, '/');
+	int dirlen = slash ? (int)(slash - d->p.script_path) : 0;
+	fmt_into(buf, sizeof buf, "%.*s%s", dirlen, d->p.script_path, slash ? tail : tail + 1);
+	fmt_into(where, size, "%s", buf);
+}
+
+static void process_new_to_old(struct im_sync_deliver *d, const struct im_outbox_row *row, struct keyset *blocked,
+			       struct outcome *o)
+{
+	json_t *body = json_loads(row->body, 0, NULL);
+	if (!json_is_object(body)) {
+		json_decref(body);
+		o->oc = OC_DEAD;
+		o->dl_stage = "parse";
+		say(o, "stored callback is not a JSON object");
+		return;
+	}
+	callback_conv(body, o->conv, sizeof o->conv);
+	if (ks_has(blocked, o->conv)) {
+		json_decref(body);
+		o->oc = OC_SKIP;
+		return;
+	}
+	char origin[64];
+	snprintf(origin, sizeof origin, "callback:%lld", (long long)row->id);
+	struct im_script_input in = {row->stream, row->event_id, origin, body};
+	struct im_script_failure f;
+	json_t *events = NULL;
+	pthread_mutex_lock(d->p.stage_lock);
+	int rc = im_script_map(d->p.reverse_script, &in, &events, &f);
+	json_t *mine = rc == 0 ? json_deep_copy(events) : NULL;
+	pthread_mutex_unlock(d->p.stage_lock);
+	json_decref(body);
+	if (rc != 0) {
+		fix_where(d, f.where, sizeof f.where);
+		o->oc = OC_DEAD;
+		o->dl_stage = "script";
+		say(o, "%s: %s", f.where, f.reason);
+		return;
+	}
+	if (!mine) {
+		o->oc = OC_RETRY;
+		say(o, "out of memory");
+		return;
+	}
+	o->oc = json_array_size(mine) ? OC_DELIVERED : OC_DROPPED;
+	size_t i;
+	json_t *ev;
+	json_array_foreach(mine, i, ev) {
+		char *remote = NULL, err[512] = "";
+		int r = d->p.src->deliver(d->p.deliver_state, ev, &remote, err, sizeof err);
+		if (r == IM_SOURCE_OK) {
+			if (remote) {
+				char e2[256];
+				pthread_mutex_lock(d->p.stage_lock);
+				if (im_stage_idmap_put(d->p.stage, d->ns, remote, row->event_id ? row->event_id : "",
+						       e2, sizeof e2) < 0)
+					im_warn("sync: cannot record delivered id for echo suppression: %s", e2);
+				pthread_mutex_unlock(d->p.stage_lock);
+			}
+			free(remote);
+			continue;
+		}
+		free(remote);
+		o->oc = r == IM_SOURCE_RETRY ? OC_RETRY : OC_DEAD;
+		o->dl_stage = "api";
+		say(o, "%s deliver of event %zu: %s", d->p.plugin_name, i + 1,
+			 err[0] ? err : "failed");
+		break;
+	}
+	json_decref(mine);
+}
+
+/* ---- the loop ---- */
+
+static void settle(struct im_sync_deliver *d, int dir, const struct im_outbox_row *row, struct outcome *o,
+		   struct keyset *blocked, struct marks *m, int64_t now, int64_t *next_due)
+{
+	struct im_sync_metrics *mt = d->p.metrics;
+	const struct im_sync_config *cfg = d->p.cfg;
+	int attempts = row->attempts + 1;
+	switch (o->oc) {
+	case OC_SKIP:
+		return;
+	case OC_DELIVERED:
+		im_sync_count(&mt->delivered[dir], 1);
+		marks_add(m, row->id, IM_OUTBOX_DELIVERED, attempts, 0, o->conv, NULL);
+		return;
+	case OC_DROPPED:
+		im_sync_count(&mt->dropped[dir], 1);
+		marks_add(m, row->id, IM_OUTBOX_DROPPED, attempts, 0, o->conv, o->error);
+		return;
+	case OC_DEFER: {
+		im_sync_count(&mt->deferred[dir], 1);
+		int64_t at = now + cfg->history_wait_ms;
+		marks_add(m, row->id, IM_OUTBOX_PENDING, row->attempts, at, o->conv, o->error);
+		ks_add(blocked, o->conv);
+		if (at < *next_due)
+			*next_due = at;
+		return;
+	}
+	case OC_RETRY:
+		if (attempts < cfg->max_attempts) {
+			im_sync_count(&mt->retried[dir], 1);
+			int64_t at = now + backoff_ms(cfg, attempts, o->min_wait);
+			im_warn("sync: event %lld: %s (attempt %d of %d, retrying)", (long long)row->id, o->error,
+				attempts, cfg->max_attempts);
+			marks_add(m, row->id, IM_OUTBOX_PENDING, attempts, at, o->conv, o->error);
+			ks_add(blocked, o->conv);
+			if (at < *next_due)
+				*next_due = at;
+			return;
+		}
+		/* fall through: out of attempts */
+		/* FALLTHROUGH */
+	case OC_DEAD:
+		im_sync_count(&mt->dead[dir], 1);
+		im_error("sync: event %lld (%s) is dead: %s", (long long)row->id, row->stream, o->error);
+		dead_letter(d, row, o);
+		marks_add(m, row->id, IM_OUTBOX_DEAD, attempts, 0, o->conv, o->error);
+		return;
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct im_sync_deliver *d = w->d;
+	struct keyset blocked;
+	memset(&blocked, 0, sizeof blocked);
+	struct marks m = {0};
+	uint64_t seen = 0;
+	int64_t next_due = 0;
+	const size_t page = 256;
+
+	while (!atomic_load(&d->stop)) {
+		int64_t now = im_outbox_now_ms();
+		int timeout = 1000;
+		if (next_due > now && next_due - now < timeout)
+			timeout = (int)(next_due - now);
+		if (next_due <= now && next_due != 0)
+			timeout = 0;
+		im_outbox_wait(d->p.outbox, &seen, timeout);
+		if (atomic_load(&d->stop))
+			break;
+		now = im_outbox_now_ms();
+		next_due = INT64_MAX;
+		int64_t after = 0;
+		for (;;) {
+			struct im_outbox_row *rows = NULL;
+			size_t n = 0;
+			if (im_outbox_pending(d->p.outbox, w->prefix, after, page, &rows, &n) < 0)
+				break;
+			for (size_t i = 0; i < n && !atomic_load(&d->stop); i++) {
+				struct im_outbox_row *r = &rows[i];
+				after = r->id;
+				if (r->conv && ks_has(&blocked, r->conv))
+					continue;
+				if (r->next_at > now) {
+					if (r->conv)
+						ks_add(&blocked, r->conv);
+					if (r->next_at < next_due)
+						next_due = r->next_at;
+					continue;
+				}
+				struct outcome o;
+				memset(&o, 0, sizeof o);
+				if (w->dir == IM_SYNC_OLD_TO_NEW)
+					process_old_to_new(d, r, &blocked, &o);
+				else
+					process_new_to_old(d, r, &blocked, &o);
+				settle(d, w->dir, r, &o, &blocked, &m, now, &next_due);
+			}
+			im_outbox_rows_free(rows, n);
+			if (m.n) {
+				if (im_outbox_exec(d->p.outbox, apply_marks, &m) < 0)
+					im_error("sync: recording delivery outcomes failed; they will be redelivered");
+				marks_clear(&m);
+			}
+			if (n < page || atomic_load(&d->stop))
+				break;
+		}
+		ks_clear(&blocked);
+		if (next_due == INT64_MAX)
+			next_due = 0;
+	}
+	ks_clear(&blocked);
+	marks_clear(&m);
+	free(m.v);
+	return NULL;
+}
+
+int im_sync_deliver_start(const struct im_sync_deliver_params *p, struct im_sync_deliver **out, char *err,
+			  size_t err_size)
+{
+	*out = NULL;
+	struct im_sync_deliver *d = calloc(1, sizeof *d);
+	if (!d) {
+		snprintf(err, err_size, "out of memory");
+		return -1;
+	}
+	d->p = *p;
+	atomic_init(&d->stop, 0);
+	snprintf(d->ns, sizeof d->ns, "sync:%s", p->plugin_name ? p->plugin_name : "source");
+	static const char *const prefix[IM_SYNC_NDIR] = {"source:", "im"};
+	int run[IM_SYNC_NDIR] = {p->map_script && p->tim && p->validator,
+				 p->reverse_script && p->src && p->src->deliver && p->deliver_state};
+	for (int i = 0; i < IM_SYNC_NDIR; i++) {
+		d->w[i].d = d;
+		d->w[i].dir = i;
+		d->w[i].prefix = prefix[i];
+		if (!run[i])
+			continue;
+		if (pthread_create(&d->w[i].thread, NULL, worker_main, &d->w[i]) != 0) {
+			snprintf(err, err_size, "cannot start a delivery thread");
+			im_sync_deliver_stop(d);
+			return -1;
+		}
+		d->w[i].started = 1;
+	}
+	*out = d;
+	return 0;
+}
+
+void im_sync_deliver_stop(struct im_sync_deliver *d)
+{
+	if (!d)
+		return;
+	atomic_store(&d->stop, 1);
+	im_outbox_wake(d->p.outbox);
+	for (int i = 0; i < IM_SYNC_NDIR; i++)
+		if (d->w[i].started)
+			pthread_join(d->w[i].thread, NULL);
+	free(d);
+}
