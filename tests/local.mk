@@ -7,5 +7,5 @@ tests_test_usersig_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tests_test_usersig_LDADD = src/libimcore.la
 TESTS += tests/test_usersig
 
-TESTS += tests/cli.sh tests/usersig-cli.sh tests/usersig-official.sh
-EXTRA_DIST += tests/cli.sh tests/usersig-cli.sh tests/usersig-official.sh
+TESTS += tests/cli.sh tests/usersig-cli.sh tests/usersig-official.sh tests/demo.sh
+EXTRA_DIST += tests/cli.sh tests/usersig-cli.sh tests/usersig-official.sh tests/demo.sh
