@@ -41,10 +41,11 @@ tests_easemob_test_em_units_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CRYPTO_CFL
 tests_easemob_test_em_units_LDADD = $(JANSSON_LIBS) $(CRYPTO_LIBS) $(ZLIB_LIBS)
 TESTS += tests/easemob/test_em_units
 
-EASEMOB_SHELL_TESTS = tests/easemob/read.sh tests/easemob/map.sh tests/easemob/conformance.sh
+EASEMOB_SHELL_TESTS = tests/easemob/read.sh tests/easemob/map.sh tests/easemob/conformance.sh \
+	tests/easemob/e2e.sh
 TESTS += $(EASEMOB_SHELL_TESTS)
 endif
-EXTRA_DIST += tests/easemob/read.sh tests/easemob/map.sh tests/easemob/conformance.sh \
+EXTRA_DIST += tests/easemob/read.sh tests/easemob/map.sh tests/easemob/conformance.sh tests/easemob/e2e.sh \
 	tests/easemob/fixtures tests/easemob/expected tests/easemob/conformance
 
 # The default mapping script, found by bare name (script = "easemob").
