@@ -26,5 +26,6 @@ int cmd_check(int argc, char **argv);
 int cmd_preview(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_sync(int argc, char **argv);
+int cmd_dlq(int argc, char **argv);
 
 #endif

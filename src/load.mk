@@ -25,7 +25,7 @@ LOAD_CORE_SOURCES = \
 	src/load.c src/load.h \
 	src/load_stage.c src/load_stage.h \
 	src/progress.c src/progress.h
-immigrate_SOURCES += $(LOAD_CORE_SOURCES) src/load_job.c
+immigrate_SOURCES += $(LOAD_CORE_SOURCES) src/load_job.c src/cmd_dlq.c
 
 # loadrun: stages IM records from JSON Lines and runs the loader (tests, bench).
 check_PROGRAMS += tests/load/loadrun
@@ -34,6 +34,6 @@ tests_load_loadrun_SOURCES = tests/load/loadrun.c $(LOAD_CORE_SOURCES) \
 tests_load_loadrun_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) $(SQLITE_CFLAGS) $(CRYPTO_CFLAGS)
 tests_load_loadrun_LDADD = src/libimcore.la $(JANSSON_LIBS) $(CURL_LIBS) $(SQLITE_LIBS) $(CRYPTO_LIBS) -lm
 
-LOAD_E2E_TESTS = tests/load/e2e.sh
+LOAD_E2E_TESTS = tests/load/e2e.sh tests/load/dlq.sh
 TESTS += $(LOAD_E2E_TESTS)
 EXTRA_DIST += $(LOAD_E2E_TESTS) tests/load/gen.py tests/load/expect.py

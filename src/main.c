@@ -13,6 +13,7 @@ const struct im_command im_commands[] = {
 	{"check", cmd_check, "validate a job: file, plugin options, script, key (no network)"},
 	{"preview", cmd_preview, "print the IM records a job's script makes from the first records"},
 	{"run", cmd_run, "extract, transform and stage a job's source, then load it"},
+	{"dlq", cmd_dlq, "list, show and replay dead letters (records that could not be migrated)"},
 	{"sync", cmd_sync, "two-way sync daemon: old system <-> Tencent IM while both are in use"},
 	{NULL, NULL, NULL},
 };
