@@ -48,5 +48,7 @@ endif
 EXTRA_DIST += tests/easemob/read.sh tests/easemob/map.sh tests/easemob/conformance.sh tests/easemob/e2e.sh \
 	tests/easemob/fixtures tests/easemob/expected tests/easemob/conformance
 
+EXTRA_DIST += doc/easemob.md
+
 # The default mapping script, found by bare name (script = "easemob").
 dist_pkgscripts_DATA += scripts/easemob.lua
