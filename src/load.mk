@@ -37,3 +37,4 @@ tests_load_loadrun_LDADD = src/libimcore.la $(JANSSON_LIBS) $(CURL_LIBS) $(SQLIT
 LOAD_E2E_TESTS = tests/load/e2e.sh tests/load/dlq.sh
 TESTS += $(LOAD_E2E_TESTS)
 EXTRA_DIST += $(LOAD_E2E_TESTS) tests/load/gen.py tests/load/expect.py
+EXTRA_DIST += bench/load.sh
