@@ -41,3 +41,5 @@ tests_transform_test_imrecord_SOURCES = tests/transform/test_imrecord.c
 tests_transform_test_imrecord_CFLAGS = $(TRANSFORM_TEST_CFLAGS)
 tests_transform_test_imrecord_LDADD = $(TRANSFORM_TEST_LDADD)
 TESTS += tests/transform/test_imrecord
+TESTS += tests/transform/e2e.sh
+EXTRA_DIST += tests/transform/e2e.sh tests/transform/chat.lua tests/transform/gen-chat.sh
