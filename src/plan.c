@@ -742,6 +742,10 @@ char *im_plan_format_duration(double seconds, char *buf, size_t size)
 		snprintf(buf, size, "-");
 		return buf;
 	}
+	if (seconds < 1) {
+		snprintf(buf, size, "%.2fs", seconds);
+		return buf;
+	}
 	if (seconds < 60) {
 		snprintf(buf, size, "%.1fs", seconds);
 		return buf;

@@ -18,3 +18,13 @@ tests_plan_test_verify_SOURCES = tests/plan/test_verify.c src/verify.c src/verif
 tests_plan_test_verify_CFLAGS = $(PLAN_UNIT_CFLAGS) $(CURL_CFLAGS)
 tests_plan_test_verify_LDADD = $(PLAN_UNIT_LDADD) $(CURL_LIBS)
 TESTS += tests/plan/test_verify
+
+# The report: mkreport builds a known stage and its HTML; report.sh checks it and
+# renders it in headless Chromium (skipped without the chromium package).
+check_PROGRAMS += tests/plan/mkreport
+tests_plan_mkreport_SOURCES = tests/plan/mkreport.c src/report.c src/report.h src/plan.c src/verify.c \
+	src/tim.c src/classify.c src/pace.c src/batch.c src/stage.c
+tests_plan_mkreport_CFLAGS = $(PLAN_UNIT_CFLAGS) $(CURL_CFLAGS)
+tests_plan_mkreport_LDADD = $(PLAN_UNIT_LDADD) $(CURL_LIBS)
+TESTS += tests/plan/report.sh
+EXTRA_DIST += tests/plan/report.sh
