@@ -187,10 +187,10 @@ int api_create_group(struct api_ctx *c)
 	}
 	const json_t *app = json_object_get(c->req, "AppDefinedData");
 	api_callback(c, "Group.CallbackAfterCreateGroup",
-		     json_pack("{s:s, s:s, s:s?, s:s, s:s, s:o, s:O, s:o}", "GroupId", id, "Operator_Account",
+		     json_pack("{s:s, s:s, s:s?, s:s, s:s, s:o, s:o, s:o}", "GroupId", id, "Operator_Account",
 			       c->operator_id, "Owner_Account", owner, "Type", api_str(c->req, "Type"), "Name",
 			       api_str(c->req, "Name"), "MemberList", cb_members, "UserDefinedDataList",
-			       app ? app : json_array(), "EventTime", api_event_time(c)));
+			       app ? json_incref((json_t *)app) : json_array(), "EventTime", api_event_time(c)));
 	return 0;
 }
 

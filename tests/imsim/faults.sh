@@ -61,6 +61,16 @@ is "$(jqr '.accounts|length' "$(curl -s "$SIM_URL/_sim/dump")")" 0 "a hung reque
 imsim_stop
 is "$SIM_STATUS" 0 "stopping releases hung requests"
 
+# --latency is a floor on every answer (a WAN round trip); only the lower bound is
+# asserted, which no machine load can break.
+imsim_start --latency 400 || { echo "Bail out! cannot restart"; exit 1; }
+t=$(curl -s -o /dev/null -w '%{time_total}' --data-binary '{"UserID":"l"}' \
+	"$SIM_URL/v4/im_open_login_svc/account_import?$(QUERY_OK)")
+ok $(awk -v t="$t" 'BEGIN { exit !(t >= 0.4) }' && echo 0 || echo 1) "--latency 400 delays the answer (${t}s)"
+t=$(curl -s -o /dev/null -w '%{time_total}' "$SIM_URL/v4/nosuch/x")
+ok $(awk -v t="$t" 'BEGIN { exit !(t >= 0.4) }' && echo 0 || echo 1) "... error answers too (${t}s)"
+imsim_stop
+
 "$IMSIM" --listen 127.0.0.1:0 --sdkappid 1 --admin a --key-file "$TMPD/key" --faults rate=2 2>"$TMPD/err"
 is "$?" 2 "a bad --faults spec is a usage error"
 grep -q 'rate wants a number in 0..1' "$TMPD/err"; ok $? "... with a clear message"

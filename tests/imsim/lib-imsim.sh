@@ -23,19 +23,26 @@ SIG=$("$MKSIG" "$TMPD/key" "$SDKAPPID" "$ADMIN") || { echo "Bail out! mksig fail
 SCHEME=http
 CURL_EXTRA=
 
-# Waits for a port file (the server writes it once it listens), up to ~10 s.
+# Waits for a port file (the server writes it once it listens), up to ~30 s.
 wait_port_file() {
 	i=0
 	while [ ! -s "$1" ]; do
 		i=$((i + 1))
-		[ $i -gt 200 ] && return 1
+		[ $i -gt 600 ] && return 1
 		sleep 0.05
 	done
 }
 
+# With IMMIGRATE_VALGRIND=1 every emulator runs under memcheck, and imsim_stop adds a
+# test that it exited without errors or leaks.
+SIM_WRAPPER=
+if [ "${IMMIGRATE_VALGRIND:-0}" = 1 ] && [ -n "${VALGRIND:-}" ]; then
+	SIM_WRAPPER="$VALGRIND -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
+fi
+
 imsim_start() {
 	rm -f "$TMPD/port"
-	${IMSIM_WRAPPER:-} "$IMSIM" --listen 127.0.0.1:0 --sdkappid "$SDKAPPID" --admin "$ADMIN" \
+	$SIM_WRAPPER "$IMSIM" --listen 127.0.0.1:0 --sdkappid "$SDKAPPID" --admin "$ADMIN" \
 		--key-file "$TMPD/key" --port-file "$TMPD/port" "$@" 2>>"$TMPD/imsim.log" &
 	SIM_PID=$!
 	CLEANUP_PIDS="${CLEANUP_PIDS:-} $SIM_PID"
@@ -52,6 +59,10 @@ imsim_stop() {
 	wait "$SIM_PID" 2>/dev/null
 	SIM_STATUS=$?
 	CLEANUP_PIDS=$(echo "$CLEANUP_PIDS" | sed "s/ $SIM_PID//")
+	if [ -n "$SIM_WRAPPER" ]; then
+		is "$SIM_STATUS" 0 "the emulator exits clean under valgrind"
+		[ "$SIM_STATUS" = 0 ] || sed 's/^/# /' "$TMPD/imsim.log" | tail -n 40
+	fi
 }
 
 QUERY_OK() { echo "sdkappid=$SDKAPPID&identifier=$ADMIN&usersig=$SIG&random=12345&contenttype=json"; }
