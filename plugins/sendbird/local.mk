@@ -39,7 +39,7 @@ EXTRA_DIST += tests/sendbird/export.sh tests/sendbird/sample.sh tests/sendbird/p
 	tests/sendbird/fixtures tests/sendbird/conformance
 
 dist_pkgscripts_DATA += scripts/sendbird.lua
-EXTRA_DIST += doc/sendbird.md
+EXTRA_DIST += doc/sendbird.md tests/sendbird/bench.sh
 
 check_PROGRAMS += tests/sendbird/test_json_array_stream
 tests_sendbird_test_json_array_stream_SOURCES = tests/sendbird/test_json_array_stream.c $(SENDBIRD_SCANNER)

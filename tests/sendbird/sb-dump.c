@@ -1,10 +1,11 @@
 /* Test driver for the Sendbird plugin: runs it through its ABI with a minimal host
  * (stderr logging, libcurl HTTP) and prints every record as one JSON line.
  *
- *   sb-dump [--checkpoint TOKEN] [--limit N] [--checkpoint-out FILE] [--estimate] OPTIONS_JSON
+ *   sb-dump [--checkpoint TOKEN] [--limit N] [--checkpoint-out FILE] [--estimate] [--count] OPTIONS_JSON
  *
  * Good records:  {"stream":..,"id":..,"origin":..,"data":{..}}
  * Bad records:   {"stream":..,"origin":..,"error":..,"raw":..}
+ * --count prints only "good N bad M" (for measurements).
  * --checkpoint-out writes the token after the last printed record. Exit 0, or 1 on
  * a fatal error (message on stderr). */
 #include <immigrate/source.h>
@@ -115,7 +116,8 @@ int main(int argc, char **argv)
 	const struct im_source *src = IMMIGRATE_SOURCE_ENTRY();
 	const char *ckpt = NULL, *ckpt_out = NULL, *opts_text = NULL;
 	long limit = -1, n = 0;
-	int estimate = 0, i, rc, status = 0;
+	int estimate = 0, count_only = 0, i, rc, status = 0;
+	long good = 0, bad = 0;
 	json_t *opts;
 	json_error_t jerr;
 	void *state = NULL;
@@ -130,6 +132,8 @@ int main(int argc, char **argv)
 			limit = atol(argv[++i]);
 		else if (strcmp(argv[i], "--estimate") == 0)
 			estimate = 1;
+		else if (strcmp(argv[i], "--count") == 0)
+			count_only = 1;
 		else
 			opts_text = argv[i];
 	}
@@ -177,6 +181,13 @@ int main(int argc, char **argv)
 			break;
 		}
 		n++;
+		if (count_only) {
+			if (rec.error)
+				bad++;
+			else
+				good++;
+			continue;
+		}
 		if (rec.error)
 			line = json_pack("{s:s, s:s?, s:s, s:s?}", "stream", rec.stream, "origin", rec.origin, "error",
 					 rec.error, "raw", rec.raw);
@@ -188,6 +199,8 @@ int main(int argc, char **argv)
 		free(s);
 		json_decref(line);
 	}
+	if (count_only)
+		printf("good %ld bad %ld\n", good, bad);
 	if (ckpt_out) {
 		char *token = src->checkpoint(state);
 		FILE *f = fopen(ckpt_out, "w");
