@@ -916,5 +916,6 @@ int im_load_execute(const struct im_load_target *tg, struct im_stage *stage, con
 		im_warn("interrupted: run the job again to resume where it stopped");
 		return IM_EXIT_FATAL;
 	}
-	return im_stage_count(stage, NULL, IM_STAGE_DEAD) > 0 ? IM_EXIT_DEAD_LETTERS : IM_EXIT_OK;
+	/* Dead letters of every stage (parse, script, validate, api) not yet replayed. */
+	return im_stage_count_dead(stage, NULL) > 0 ? IM_EXIT_DEAD_LETTERS : IM_EXIT_OK;
 }

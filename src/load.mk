@@ -34,7 +34,7 @@ tests_load_loadrun_SOURCES = tests/load/loadrun.c $(LOAD_CORE_SOURCES) \
 tests_load_loadrun_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) $(SQLITE_CFLAGS) $(CRYPTO_CFLAGS)
 tests_load_loadrun_LDADD = src/libimcore.la $(JANSSON_LIBS) $(CURL_LIBS) $(SQLITE_LIBS) $(CRYPTO_LIBS) -lm
 
-LOAD_E2E_TESTS = tests/load/e2e.sh tests/load/dlq.sh
+LOAD_E2E_TESTS = tests/load/e2e.sh tests/load/dlq.sh tests/load/tls.sh
 TESTS += $(LOAD_E2E_TESTS)
 EXTRA_DIST += $(LOAD_E2E_TESTS) tests/load/gen.py tests/load/expect.py
 EXTRA_DIST += bench/load.sh

@@ -4,6 +4,7 @@
  *
  *   loadrun --state DB [--records FILE] --endpoint URL --sdkappid N --admin ID
  *           --key-file F [--concurrency N] [--limits JSON] [--quiet] [--json]
+ *           [--ca-file F] [--insecure] [--timeout-ms N]
  *
  * Each line of FILE is one IM record with "kind" (and optionally "_source_id");
  * the dedupe key is the line's kind and compact sorted JSON, so staging the same
@@ -126,6 +127,10 @@ int main(int argc, char **argv)
 			opt.quiet = true;
 			continue;
 		}
+		if (!strcmp(a, "--insecure")) {
+			tg.insecure = true;
+			continue;
+		}
 		if (!strcmp(a, "--json")) {
 			opt.log_json = true;
 			continue;
@@ -151,6 +156,8 @@ int main(int argc, char **argv)
 			opt.concurrency = atoi(v);
 		else if (!strcmp(a, "--limits"))
 			limits_text = v;
+		else if (!strcmp(a, "--ca-file"))
+			tg.ca_file = v;
 		else if (!strcmp(a, "--timeout-ms"))
 			tg.timeout_ms = atol(v);
 		else {
