@@ -1,12 +1,13 @@
 /* em-read: drive a source plugin module from the command line, for tests.
  *
- *   em-read [-c CHECKPOINT] [-n N] [-e] [-k] MODULE.la OPTIONS_JSON
+ *   em-read [-c CHECKPOINT] [-n N] [-e] [-k] [-q] MODULE.la OPTIONS_JSON
  *
  * Loads MODULE with libltdl, opens it with OPTIONS_JSON (and CHECKPOINT when
  * given) and prints one JSON line per record:
  *   {"stream":..,"source_id":..,"origin":..,"data":..}  or  {..,"error":..,"raw":..}
  * -n N stops after N records; -k prints {"checkpoint": TOKEN} after every record
- * (and once at the end); -e prints the estimate first. The host it hands to the
+ * (and once at the end); -e prints the estimate first; -q prints only the
+ * number of good and bad records (for measuring the plugin alone). The host it hands to the
  * plugin logs to stderr, parses JSON with Jansson and has no HTTP.
  * Exit status: 0 done, 1 a call failed (message on stderr), 2 usage. */
 #include <jansson.h>
@@ -64,18 +65,20 @@ int main(int argc, char **argv)
 {
 	const char *checkpoint = NULL;
 	long limit = -1;
-	int want_estimate = 0, want_checkpoints = 0, opt;
-	while ((opt = getopt(argc, argv, "c:n:ek")) != -1) {
+	int want_estimate = 0, want_checkpoints = 0, quiet = 0, opt;
+	long good = 0, bad = 0;
+	while ((opt = getopt(argc, argv, "c:n:ekq")) != -1) {
 		switch (opt) {
 		case 'c': checkpoint = optarg; break;
 		case 'n': limit = atol(optarg); break;
 		case 'e': want_estimate = 1; break;
 		case 'k': want_checkpoints = 1; break;
+		case 'q': quiet = 1; break;
 		default: return 2;
 		}
 	}
 	if (argc - optind != 2) {
-		fprintf(stderr, "usage: em-read [-c CHECKPOINT] [-n N] [-e] [-k] MODULE OPTIONS_JSON\n");
+		fprintf(stderr, "usage: em-read [-c CHECKPOINT] [-n N] [-e] [-k] [-q] MODULE OPTIONS_JSON\n");
 		return 2;
 	}
 	json_error_t je;
@@ -141,6 +144,10 @@ int main(int argc, char **argv)
 			fprintf(stderr, "em-read: next: %s\n", err);
 			goto out;
 		}
+		if (quiet) {
+			rec.error ? bad++ : good++;
+			continue;
+		}
 		json_t *o = json_pack("{ss*ss*ss*}", "stream", rec.stream, "source_id", rec.source_id, "origin",
 				      rec.origin);
 		if (rec.data)
@@ -158,6 +165,8 @@ int main(int argc, char **argv)
 	}
 	if (want_checkpoints)
 		print_checkpoint(src, state);
+	if (quiet)
+		printf("%ld good, %ld bad\n", good, bad);
 	status = 0;
 out:
 	if (src && state)
