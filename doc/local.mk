@@ -1,3 +1,3 @@
 # Man pages and design notes.
 dist_man_MANS += doc/immigrate.1
-EXTRA_DIST += doc/architecture.md README.md contrib/demo/run-demo.sh
+EXTRA_DIST += doc/architecture.md README.md
