@@ -69,6 +69,8 @@ struct sb_pull {
 	char *resume_btoken;
 	size_t resume_bidx;
 
+	long last_status; /* of the last call: 0 when no answer came */
+
 	/* the record handed out last */
 	json_t *data;
 	char id[256];
@@ -148,11 +150,13 @@ static json_t *get_json(struct sb_pull *p, const char *url, long *status, char *
 	char perr[256];
 
 	*status = 0;
+	p->last_status = 0;
 	if (p->host->http(p->host->ctx, &req, &resp, perr, sizeof(perr)) != IM_SOURCE_OK) {
 		snprintf(err, err_size, "GET %s: %s", path, perr);
 		return NULL;
 	}
 	*status = resp.status;
+	p->last_status = resp.status;
 	body = p->host->json_parse(p->host->ctx, resp.body, resp.body_len, perr, sizeof(perr));
 	if (resp.status != 200) {
 		const char *msg = body ? json_string_value(json_object_get(body, "message")) : NULL;
@@ -255,6 +259,14 @@ static int start_phase(struct sb_pull *p, enum phase ph, const char *token, size
 	else
 		return 0;
 	return pager_init(&p->outer, url, ph == PH_CHANNELS || ph == PH_MESSAGES ? "channels" : "users", token, idx);
+}
+
+/* A failure about one channel or user that the API answered definitively (4xx)
+ * spoils only that item; no answer, 429 or 5xx after the host's retries stops the
+ * run so that a later run retries from the checkpoint. */
+static int item_failure_is_final(const struct sb_pull *p)
+{
+	return p->last_status >= 400 && p->last_status < 500 && p->last_status != 429;
 }
 
 static void set_record(struct sb_pull *p, struct im_record *out, const char *stream, json_t *data)
@@ -448,7 +460,12 @@ int sb_pull_next(struct sb_pull *p, struct im_record *out, char *err, size_t err
 				continue;
 			}
 			if (expand_channel(p, item, &full, p->error, sizeof(p->error)) < 0) {
-				/* One channel's lists failing (deleted meanwhile) spoils only that channel. */
+				if (!item_failure_is_final(p)) {
+					snprintf(err, err_size, "%s", p->error);
+					p->outer.idx--; /* take this channel again on resume */
+					return IM_SOURCE_ERROR;
+				}
+				/* One channel's lists refused (deleted meanwhile) spoils only that channel. */
 				set_bad(p, out, SB_STREAM_CHANNELS,
 					json_string_value(json_object_get(item, "channel_url")) ?: "?");
 				return IM_SOURCE_OK;
@@ -478,6 +495,10 @@ int sb_pull_next(struct sb_pull *p, struct im_record *out, char *err, size_t err
 			if (r == 1) {
 				set_record(p, out, SB_STREAM_MESSAGES, json_incref(item));
 				return IM_SOURCE_OK;
+			}
+			if (r < 0 && !item_failure_is_final(p)) {
+				snprintf(err, err_size, "%s", p->error);
+				return IM_SOURCE_ERROR;
 			}
 			if (r < 0) {
 				set_bad(p, out, SB_STREAM_MESSAGES,
@@ -522,6 +543,10 @@ int sb_pull_next(struct sb_pull *p, struct im_record *out, char *err, size_t err
 					   json_pack("{s:s, s:s, s:O}", "blocker_id", blocker, "blocked_id", blocked,
 						     "blocked_user", item));
 				return IM_SOURCE_OK;
+			}
+			if (r < 0 && !item_failure_is_final(p)) {
+				snprintf(err, err_size, "%s", p->error);
+				return IM_SOURCE_ERROR;
 			}
 			if (r < 0)
 				set_bad(p, out, SB_STREAM_BLOCKS,

@@ -95,4 +95,19 @@ if [ -n "${VALGRIND:-}" ]; then
 else
 	skip "valgrind not installed"
 fi
+# A channel whose messages fail with 503 (after the host's retries): the run stops
+# with the reason instead of dropping the channel, after what came before it.
+kill $CLEANUP_PIDS 2>/dev/null; wait $CLEANUP_PIDS 2>/dev/null
+jq '.channels[2].fail_messages = 503' "$top_srcdir/tests/sendbird/fixtures/api.json" >"$TMPD/api503.json"
+rm -f "$TMPD/port"
+SB_FAKE_TOKEN="$TOKEN" "$FAKE" --data "$TMPD/api503.json" --port-file "$TMPD/port" &
+CLEANUP_PIDS=$!
+i=0
+while [ ! -s "$TMPD/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+OPTS503=$(echo "$OPTS" | sed "s|$BASE|http://127.0.0.1:$(cat "$TMPD/port")|")
+"$DUMP" "$OPTS503" >"$TMPD/503.jsonl" 2>"$TMPD/err"
+ok $([ $? -eq 1 ] && grep -q "next: GET /v3/group_channels/locked/messages.*HTTP 503" "$TMPD/err"; echo $?) \
+	"a 5xx on one channel stops the run (to be retried from the checkpoint), naming the call"
+is "$(jq -r .id "$TMPD/503.jsonl" | tail -1)" "2004" "everything before it came through"
+
 done_testing

@@ -7,7 +7,7 @@
  * decimal offsets as tokens. Data file:
  *   {"users": [user...],
  *    "channels": [{channel..., "members": [...], "operators": [...], "messages": [...],
- *                  "fail_messages": true?}],
+ *                  "fail_messages": true (403) or an HTTP status}],
  *    "blocks": {"user_id": ["blocked id", ...]}}
  * Each request line (method, path, query) is appended to --log, and a line
  * "SECRET-IN-URL" when the token shows up in a URL. Stops on SIGTERM/SIGINT. */
@@ -127,6 +127,10 @@ static enum MHD_Result messages(struct MHD_Connection *conn, json_t *ch)
 	if (json_is_true(json_object_get(ch, "fail_messages"))) {
 		json_decref(out);
 		return error(conn, 403, "Forbidden for this channel.");
+	}
+	if (json_is_integer(json_object_get(ch, "fail_messages"))) {
+		json_decref(out);
+		return error(conn, (unsigned)json_integer_value(json_object_get(ch, "fail_messages")), "Failing.");
 	}
 	if (prev != 0) {
 		json_decref(out);
