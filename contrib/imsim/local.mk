@@ -57,3 +57,5 @@ check_PROGRAMS += tests/imsim/hooksink
 tests_imsim_hooksink_SOURCES = tests/imsim/hooksink.c
 tests_imsim_hooksink_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(MHD_CFLAGS)
 tests_imsim_hooksink_LDADD = $(JANSSON_LIBS) $(MHD_LIBS) -lpthread
+
+dist_man_MANS += doc/immigrate-imsim.1
