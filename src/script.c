@@ -208,6 +208,8 @@ void im_lua_close(lua_State *L)
 		return;
 	struct im_sandbox *sb = im_lua_sandbox(L);
 	lua_close(L);
+	for (size_t i = 0; i < IM_IDMAP_CACHE; i++)
+		free(sb->idmap_cache[i]);
 	free(sb);
 }
 

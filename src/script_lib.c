@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <lauxlib.h>
 
@@ -199,6 +200,26 @@ static int l_id32(lua_State *L)
 	return 1;
 }
 
+/* Hashed ids already written to the id map by this state: scripts ask for the
+ * same user on every message, the map needs it once. */
+static int idmap_seen(struct im_sandbox *sb, int group, const char *s, size_t len)
+{
+	uint32_t h = im_id32(s, len) ^ (uint32_t)group;
+	char **slot = &sb->idmap_cache[h % IM_IDMAP_CACHE];
+	if (*slot && (unsigned char)(*slot)[0] == (unsigned char)group && strlen(*slot + 1) == len &&
+	    !memcmp(*slot + 1, s, len))
+		return 1;
+	char *copy = malloc(len + 2);
+	if (copy) {
+		copy[0] = (char)group;
+		memcpy(copy + 1, s, len);
+		copy[len + 1] = '\0';
+		free(*slot);
+		*slot = copy;
+	}
+	return 0;
+}
+
 static int sanitize_id(lua_State *L, int group)
 {
 	size_t len;
@@ -212,7 +233,7 @@ static int sanitize_id(lua_State *L, int group)
 		return 1;
 	}
 	struct im_sandbox *sb = im_lua_sandbox(L);
-	if (sb->stage) {
+	if (sb->stage && !idmap_seen(sb, group, s, len)) {
 		char err[256];
 		if (im_stage_idmap_put(sb->stage, group ? "group" : "user", s, out, err, sizeof err) < 0)
 			return luaL_error(L, "immigrate.%s: %s", group ? "groupid" : "userid", err);

@@ -10,6 +10,8 @@
 struct im_script;
 struct im_stage;
 
+#define IM_IDMAP_CACHE 1024
+
 /* Per-state data, reached through the allocator's userdata (lua_getallocf). */
 struct im_sandbox {
 	size_t used, limit;        /* bytes allocated / cap */
@@ -19,6 +21,7 @@ struct im_sandbox {
 	struct im_script *script;  /* NULL in job files */
 	struct im_stage *stage;    /* id map target, or NULL */
 	json_t *options;           /* script_options, or NULL */
+	char *idmap_cache[IM_IDMAP_CACHE]; /* ids recently put in the id map */
 };
 
 /* Registry keys (their addresses) and the immigrate.null sentinel. */

@@ -9,10 +9,8 @@
 #include <string.h>
 #include <time.h>
 
-/* Statements cached by im_stage_stmt(): a small open-addressed table keyed by the
- * SQL text's address (callers pass literals), falling back to a text compare so
- * that equal literals from different translation units share one entry. */
-#define STMT_SLOTS 64
+/* Statements cached by im_stage_stmt(): a small open-addressed table. */
+#define STMT_SLOTS 128
 
 struct stmt_slot {
 	const char *sql;
@@ -183,13 +181,13 @@ const char *im_stage_errmsg(struct im_stage *st)
 	return sqlite3_errmsg(st->db);
 }
 
+/* Keyed by the SQL text's address: callers pass literals, so a lookup costs a
+ * pointer compare, not a walk over the text. Equal text from two places just
+ * gets two statements. */
 static size_t slot_hash(const char *sql)
 {
-	/* The text, not the address: equal SQL from two places lands in one slot chain. */
-	size_t h = 5381;
-	for (const unsigned char *p = (const unsigned char *)sql; *p; p++)
-		h = h * 33 + *p;
-	return h % STMT_SLOTS;
+	uintptr_t p = (uintptr_t)sql;
+	return (size_t)((p >> 3) ^ (p >> 11)) % STMT_SLOTS;
 }
 
 sqlite3_stmt *im_stage_stmt(struct im_stage *st, const char *sql, char *err, size_t err_size)
@@ -197,7 +195,7 @@ sqlite3_stmt *im_stage_stmt(struct im_stage *st, const char *sql, char *err, siz
 	size_t i = slot_hash(sql);
 	for (size_t probe = 0; probe < STMT_SLOTS; probe++, i = (i + 1) % STMT_SLOTS) {
 		struct stmt_slot *slot = &st->slots[i];
-		if (slot->sql && (slot->sql == sql || strcmp(slot->sql, sql) == 0)) {
+		if (slot->sql == sql) {
 			sqlite3_reset(slot->stmt);
 			sqlite3_clear_bindings(slot->stmt);
 			return slot->stmt;

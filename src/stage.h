@@ -98,7 +98,8 @@ const char *im_stage_path(const struct im_stage *st);
 const char *im_stage_errmsg(struct im_stage *st);
 
 /* A prepared statement for sql, cached by the stage for its lifetime (keyed by the
- * text; pass string literals). Returned reset with bindings cleared; the caller
+ * address of the text: pass string literals or other storage that lives as long
+ * as the stage; at most 128). Returned reset with bindings cleared; the caller
  * binds, steps and need not finalise, but must reset it (sqlite3_reset) when it
  * stops before SQLITE_DONE: an active statement keeps a transaction open and
  * im_stage_begin then fails. NULL with err filled on a prepare error. */

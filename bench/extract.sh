@@ -1,0 +1,40 @@
+#!/bin/sh
+# Extract + transform + stage throughput (issue 4's benchmark; not run by make check).
+#
+#   sh bench/extract.sh [BUILD_DIR] [N...]     (default: _build, 100000 1000000)
+#
+# Generates a chat export of max(N) native records (tests/transform/gen-chat.sh:
+# users, direct and room messages, images, a few broken lines), maps it with a
+# non-trivial stateful script (tests/transform/chat.lua: userid/seconds/truncate,
+# text and image builders, accounts emitted on first sight) into a fresh stage,
+# and reports records per CPU second on one core and peak RSS for each N.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${1:-$top/_build}" && pwd); [ $# -gt 0 ] && shift
+sizes=${*:-"100000 1000000"}
+[ -x "$build/immigrate" ] || { echo "no $build/immigrate: build first" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "needs /usr/bin/time (GNU time)" >&2; exit 1; }
+export IMMIGRATE_PLUGIN_PATH="$build/plugins/jsonl/.libs"
+work=$(mktemp -d "${TMPDIR:-/tmp}/immigrate-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+max=0; for n in $sizes; do [ "$n" -gt "$max" ] && max=$n; done
+echo "generating $max records..." >&2
+sh "$top/tests/transform/gen-chat.sh" "$max" >"$work/all.jsonl"
+cp "$top/tests/transform/chat.lua" "$work/chat.lua"
+printf 'return { source = { plugin = "jsonl", path = env("BENCH_INPUT") },\n  script = "chat.lua", state = env("BENCH_STATE") }\n' >"$work/job.lua"
+printf '%10s %12s %10s %10s %12s %12s %10s\n' records cpu_s wall_s staged rec/cpu_s rec/wall_s rss_MB
+for n in $sizes; do
+	head -n "$n" "$work/all.jsonl" >"$work/in.jsonl"
+	rm -f "$work"/stage.db*
+	BENCH_INPUT="$work/in.jsonl" BENCH_STATE="$work/stage.db" \
+		/usr/bin/time -v -o "$work/time.txt" "$build/immigrate" run "$work/job.lua" --stage-only \
+		>"$work/run.out" 2>&1 || [ $? -eq 3 ]
+	user=$(sed -n 's/.*User time (seconds): //p' "$work/time.txt")
+	sys=$(sed -n 's/.*System time (seconds): //p' "$work/time.txt")
+	wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$work/time.txt" |
+		awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s }')
+	rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$work/time.txt")
+	staged=$(sed -n 's/^stage: \([0-9]*\) records.*/\1/p' "$work/run.out")
+	awk -v n="$n" -v u="$user" -v s="$sys" -v w="$wall" -v st="$staged" -v r="$rss" 'BEGIN {
+		cpu = u + s; printf "%10d %12.2f %10.2f %10d %12.0f %12.0f %10.1f\n", n, cpu, w, st, n / cpu, n / w, r / 1024 }'
+done
