@@ -59,3 +59,4 @@ tests_imsim_hooksink_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(MHD_CFLAGS)
 tests_imsim_hooksink_LDADD = $(JANSSON_LIBS) $(MHD_LIBS) -lpthread
 
 dist_man_MANS += doc/immigrate-imsim.1
+EXTRA_DIST += bench/imsim-throughput.sh
