@@ -242,6 +242,20 @@ local function extension(name, mime)
 	return ext and ext:lower() or nil
 end
 
+-- The file of a FILE message: export files and the API nest it in `file`; some
+-- API versions and SDK dumps put url/name/type/size on the message itself.
+-- Thumbnails sit on the message in API answers, inside `file` in some exports.
+local function file_of(m)
+	local f = type(m.file) == "table" and m.file or {}
+	if not str(f.url) and str(m.url) then
+		f = { url = m.url, name = m.name, type = m.type ~= "FILE" and m.type or m.file_type, size = m.size }
+	end
+	if type(f.thumbnails) ~= "table" and type(m.thumbnails) == "table" then
+		f = { url = f.url, name = f.name, type = f.type, size = f.size, thumbnails = m.thumbnails }
+	end
+	return f
+end
+
 -- The file element of a FILE message, for one-to-one (or groups with media on).
 local function media_element(f)
 	local url, name, mime = str(f.url), str(f.name), str(f.type)
@@ -296,7 +310,7 @@ local function body_of(m, id, in_group)
 	if t == "MESG" then
 		return { immigrate.text(text_of(m, id)) }
 	elseif t == "FILE" then
-		local f = type(m.file) == "table" and m.file or {}
+		local f = file_of(m)
 		if not str(f.url) then
 			return nil, "FILE message without file.url"
 		end
