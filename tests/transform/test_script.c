@@ -169,7 +169,6 @@ static void test_engine(void)
 		json_decref(opts);
 		return;
 	}
-	json_decref(opts);
 	ok(im_script_has_finish(s), "finish() is found");
 	json_t *out;
 	struct im_script_failure f;
@@ -228,6 +227,7 @@ static void test_engine(void)
 	cfg.path = scratch_file("req.lua", "local j = require('json')\nfunction map() end\n");
 	ok(im_script_open(&cfg, &s, err, sizeof err) < 0 && strstr(err, "req.lua:1"),
 	   "require at load time fails with its line: %s", err);
+	json_decref(opts);
 }
 
 int main(void)
