@@ -69,6 +69,8 @@ void im_rules_defaults(struct im_rules *r)
 	r->legacy_identifier = true;
 	r->read_time_number = true;
 	r->friend_import_overwrite = true;
+	r->friend_delete_both = true;
+	r->sendmsg_timestamp = true;
 }
 
 static int parse_bool(const char *v, bool *out)
@@ -134,6 +136,10 @@ int im_rules_set(struct im_rules *r, const char *name_eq_value, char *err, size_
 		flag = &r->read_time_number;
 	else if (NAME_IS("friend-import-overwrite"))
 		flag = &r->friend_import_overwrite;
+	else if (NAME_IS("friend-delete-both"))
+		flag = &r->friend_delete_both;
+	else if (NAME_IS("sendmsg-timestamp"))
+		flag = &r->sendmsg_timestamp;
 #undef NAME_IS
 	if (!flag)
 		return fail(err, err_size, "unknown rule switch '%.*s'", (int)n, name_eq_value);

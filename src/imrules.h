@@ -46,6 +46,8 @@ struct im_rules {
 	bool legacy_identifier;		/* account_import accepts "Identifier" for "UserID" [U]: true */
 	bool read_time_number;		/* admin_set_msg_read accepts a JSON number MsgReadTime [U]: true */
 	bool friend_import_overwrite;	/* friend_import over an existing friendship overwrites [U]: true */
+	bool friend_delete_both;	/* friend_delete without DeleteType deletes both ways [U]: true */
+	bool sendmsg_timestamp;		/* sendmsg honours a MsgTimeStamp field [U]: true */
 };
 
 /* Fills r with the defaults above. */

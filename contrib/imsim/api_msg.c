@@ -147,7 +147,8 @@ static int send_c2c(struct api_ctx *c, const char *from, bool honour_forbid)
 		return api_fail(c, 90012, "To_Account is not an imported account");
 	if (!seq_v)
 		seq = server_random();
-	int64_t time = ts ? json_integer_value(ts) : c->now;
+	/* MsgTimeStamp is accepted by community SDKs but not in current docs [U]. */
+	int64_t time = ts && c->sim->rules.sendmsg_timestamp ? json_integer_value(ts) : c->now;
 	bool online_only = life && json_integer_value(life) == 0;
 	bool unread = !api_has_flag(json_object_get(req, "SendMsgControl"), "NoUnread");
 	if (!online_only && store_c2c(c, from, to, seq, rnd, time, body, ccd, c->platform, unread) < 0)

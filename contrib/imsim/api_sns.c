@@ -225,8 +225,8 @@ int api_friend_delete(struct api_ctx *c)
 	if (json_object_get(c->req, "DeleteType") &&
 	    !(type && (!strcmp(type, "Delete_Type_Single") || !strcmp(type, "Delete_Type_Both"))))
 		return api_fail(c, 30001, "DeleteType must be Delete_Type_Single or Delete_Type_Both");
-	/* The default is undocumented [U]; both sides is what the vendor's samples do. */
-	bool both = !type || !strcmp(type, "Delete_Type_Both");
+	/* The default is undocumented [U]: a switch, both sides unless told otherwise. */
+	bool both = type ? !strcmp(type, "Delete_Type_Both") : c->sim->rules.friend_delete_both;
 	json_t *results = json_array(), *failed = json_array(), *pairs = json_array();
 	size_t i;
 	const json_t *to;

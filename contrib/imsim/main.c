@@ -115,6 +115,11 @@ int main(int argc, char **argv)
 		im_error("%s: cannot write the port file: %s", sim.opt.port_file, strerror(errno));
 		goto out_server;
 	}
+	/* /_sim/ answers anyone who can connect: say so when that is more than this host. */
+	if (strncmp(sim.opt.listen_host, "127.", 4) && strcmp(sim.opt.listen_host, "::1") &&
+	    strcmp(sim.opt.listen_host, "[::1]"))
+		im_warn("listening on %s, not loopback: /_sim/ (state dump, simulated sends) needs no credentials",
+			sim.opt.listen_host);
 	im_info("serving SDKAppID %llu on %s://%s:%u (state: %s)", (unsigned long long)sim.opt.sdkappid,
 		sim.opt.tls_cert ? "https" : "http", sim.opt.listen_host, port,
 		sim.opt.state_file ? sim.opt.state_file : "in memory");

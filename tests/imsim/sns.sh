@@ -54,5 +54,20 @@ is "$(jqr '[.ResultItem[] | .To_Account + ":" + (.ResultCode|tostring)] | join("
 	"friend_delete: not a friend is 31704"
 is "$(call_code sns/friend_delete '{"From_Account":"a","To_Account":["b"],"DeleteType":"Delete_Type_Sometimes"}')" 30001 \
 	"bad DeleteType: 30001"
+FI='{"To_Account":"%s","AddSource":"AddSource_Type_X"}'
+call sns/friend_import "{\"From_Account\":\"a\",\"AddFriendItem\":[$(printf "$FI" b)]}" >/dev/null
+call sns/friend_import "{\"From_Account\":\"b\",\"AddFriendItem\":[$(printf "$FI" a)]}" >/dev/null
+call sns/friend_delete '{"From_Account":"a","To_Account":["b"]}' >/dev/null
+is "$(jqr '.FriendNum' "$(call sns/friend_get '{"From_Account":"b","StartIndex":0}')")" 0 \
+	"friend_delete without DeleteType deletes both ways [U]"
+imsim_stop
+
+imsim_start --rule friend-delete-both=no || { echo "Bail out! cannot restart"; exit 1; }
+call im_open_login_svc/multiaccount_import '{"Accounts":["a","b"]}' >/dev/null
+call sns/friend_import "{\"From_Account\":\"a\",\"AddFriendItem\":[$(printf "$FI" b)]}" >/dev/null
+call sns/friend_import "{\"From_Account\":\"b\",\"AddFriendItem\":[$(printf "$FI" a)]}" >/dev/null
+call sns/friend_delete '{"From_Account":"a","To_Account":["b"]}' >/dev/null
+is "$(jqr '.FriendNum' "$(call sns/friend_get '{"From_Account":"b","StartIndex":0}')")" 1 \
+	"--rule friend-delete-both=no makes the default one-way"
 imsim_stop
 done_testing

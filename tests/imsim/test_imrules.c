@@ -75,6 +75,8 @@ static void test_api_table(void)
 	ok(im_rules_set(&r, "group-msg-equal-time=maybe", err, sizeof err) == -1, "bad boolean refused");
 	is_int(im_rules_set(&r, "msg-max-bytes=8000", err, sizeof err), 0, "msg-max-bytes switch");
 	is_int(r.msg_max_bytes, 8000, "msg-max-bytes applied");
+	ok(r.friend_delete_both && im_rules_set(&r, "friend-delete-both=no", err, sizeof err) == 0 &&
+	   !r.friend_delete_both, "friend-delete-both switch");
 	ok(im_rules_api("openim", "nosuch") == NULL, "unknown API is NULL");
 	ok(im_rules_api("openim", "importmsg")->family == IM_FAMILY_OPENIM, "importmsg is openim");
 	is_int(im_rules_bad_json_code(IM_FAMILY_GROUP), 10011, "group bad JSON is 10011");
