@@ -205,7 +205,8 @@ local function map_channel(c)
 	local list = type(c.members) == "table" and c.members or {}
 	for _, m in ipairs(list) do
 		local id = member_id(m)
-		if id then
+		-- Invited users who never accepted are not members (Sendbird keeps them in the list).
+		if id and m.state ~= "invited" then
 			account(id, m.nickname or m.name, m.profile_url or m.image)
 			local joined = math.type(m.joined_ts) == "integer" and m.joined_ts > 0 and immigrate.seconds(m.joined_ts) or nil
 			add_member(ch, id, m.role, joined)

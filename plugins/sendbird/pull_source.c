@@ -253,7 +253,8 @@ static int start_phase(struct sb_pull *p, enum phase ph, const char *token, size
 	if (ph == PH_USERS || ph == PH_BLOCKS)
 		url = format("%s/v3/users", p->base);
 	else if (ph == PH_CHANNELS)
-		url = format("%s/v3/group_channels?show_member=true&show_read_receipt=true&show_empty=true", p->base);
+		/* Members come from /members (all pages), not from show_member. */
+		url = format("%s/v3/group_channels?show_read_receipt=true&show_empty=true", p->base);
 	else if (ph == PH_MESSAGES)
 		url = format("%s/v3/group_channels?show_empty=false", p->base);
 	else

@@ -118,7 +118,7 @@ is "$(q '[.c2c_msgs[] | select(.body[0].MsgType=="TIMImageElem") | .body[0].MsgC
 TEAM=$(q '.groups[] | select(.name=="Team") | .group_id')
 is "$TEAM" "team/room 1" "pull: a channel_url that is a valid GroupId is kept as is"
 is "$(q "[.members[] | select(.group_id==\"$TEAM\") | \"\(.account):\(.role)\"] | sort | join(\" \")")" \
-	"alice:Member bob:Member carol:Admin dave:Member sendbird_system:Member" "pull: operators from the operators list are Admin"
+	"alice:Member bob:Member carol:Admin dave:Member sendbird_system:Member" "pull: operators from the operators list are Admin; an invited user is not a member"
 is "$(q "[.group_msgs[] | select(.group_id==\"$TEAM\") | \"\(.from_account)@\(.send_time)\"] | join(\" \")")" \
 	"sendbird_system@1700001000 carol@1700001060 dave@1700001180" "pull: group messages, the removed one skipped"
 is "$(q '[.groups[] | .name] | sort | join(",")')" "Locked,Quiet,Team" "pull: channels without readable messages still become groups"
