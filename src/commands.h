@@ -27,5 +27,8 @@ int cmd_preview(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_sync(int argc, char **argv);
 int cmd_dlq(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

@@ -15,6 +15,9 @@ const struct im_command im_commands[] = {
 	{"run", cmd_run, "extract, transform and stage a job's source, then load it"},
 	{"dlq", cmd_dlq, "list, show and replay dead letters (records that could not be migrated)"},
 	{"sync", cmd_sync, "two-way sync daemon: old system <-> Tencent IM while both are in use"},
+	{"plan", cmd_plan, "the calls, wall-time floor and critical path of a migration, and what will be refused"},
+	{"verify", cmd_verify, "read the target back and compare it with what landed"},
+	{"report", cmd_report, "write the migration report as one self-contained HTML file"},
 	{NULL, NULL, NULL},
 };
 

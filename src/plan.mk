@@ -1,6 +1,12 @@
 # Plan, verify, report (issue 9): the time model of a migration, reading the
 # target back, and the self-contained HTML report.
 
+immigrate_SOURCES += \
+	src/plan.c src/plan.h src/plan_sample.c src/plan_sample.h \
+	src/verify.c src/verify.h \
+	src/report.c src/report.h \
+	src/cmd_plan.c src/cmd_verify.c src/cmd_report.c
+
 # Unit tests compile the load side's pure modules (batch, pace) and the stage
 # directly, as tests/load does; libimcore carries imrules and log.
 PLAN_UNIT_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS) $(CRYPTO_CFLAGS) -I$(top_srcdir)/tests
@@ -28,3 +34,6 @@ tests_plan_mkreport_CFLAGS = $(PLAN_UNIT_CFLAGS) $(CURL_CFLAGS)
 tests_plan_mkreport_LDADD = $(PLAN_UNIT_LDADD) $(CURL_LIBS)
 TESTS += tests/plan/report.sh
 EXTRA_DIST += tests/plan/report.sh
+
+TESTS += tests/plan/cli.sh
+EXTRA_DIST += tests/plan/cli.sh

@@ -1,0 +1,200 @@
+/* immigrate verify JOB: read the target back and compare it with what landed. */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "job.h"
+#include "secret.h"
+#include "stage.h"
+#include "tim.h"
+#include "verify.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: immigrate verify JOB [--set key.sub=value]... [--sample N] [--json]\n"
+		"                            [--kinds KIND,...] [--max-diffs N]\n"
+		"Reads the target back (account_check, portrait_get, friend_get, get_group_info,\n"
+		"get_group_member_info, group_msg_get_simple, admin_getroammsg), paced by the rate\n"
+		"limits, and compares it with the records the stage says landed: per kind expected,\n"
+		"found, missing and differing, with the first differences. --sample N checks N random\n"
+		"landed records per kind. The result is stored in the stage for `immigrate report`.\n"
+		"Exit 0: nothing missing; 3: records missing; 1: the target could not be read.\n");
+}
+
+static int parse_kinds(const char *list, unsigned *mask)
+{
+	char *copy = strdup(list), *save = NULL;
+	if (!copy)
+		return -1;
+	*mask = 0;
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		int k = im_kind_from_name(tok);
+		if (k < 0) {
+			fprintf(stderr, "immigrate verify: --kinds: '%s' is not a record kind\n", tok);
+			free(copy);
+			return -1;
+		}
+		*mask |= 1u << k;
+	}
+	free(copy);
+	return 0;
+}
+
+static void print_table(const struct im_verify_result *r)
+{
+	printf("%-13s %10s %10s %10s %10s %10s %11s\n", "kind", "expected", "found", "missing", "differing",
+	       "unchecked", "not landed");
+	for (int k = 0; k < IM_KIND_COUNT; k++) {
+		const struct im_verify_kind *x = &r->kinds[k];
+		if (!x->expected && !x->unchecked && !x->not_landed)
+			continue;
+		printf("%-13s %10lld %10lld %10lld %10lld %10lld %11lld\n", im_kind_info(k)->name, (long long)x->expected,
+		       (long long)x->found, (long long)x->missing, (long long)x->differing, (long long)x->unchecked,
+		       (long long)x->not_landed);
+	}
+	if (r->ndiffs) {
+		printf("\nfirst differences:\n");
+		for (size_t i = 0; i < r->ndiffs; i++)
+			printf("  %-13s %s: %s\n", im_kind_info(r->diffs[i].kind)->name, r->diffs[i].key,
+			       r->diffs[i].problem);
+	}
+	int64_t missing = im_verify_missing(r);
+	printf("\n%s%s: %lld missing (%llu calls, %.1fs%s)\n", r->sample ? "sampled verification" : "verification",
+	       missing ? " FAILED" : " passed", (long long)missing, (unsigned long long)r->calls, r->seconds,
+	       r->throttled ? ", rate-limited answers seen" : "");
+}
+
+int cmd_verify(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"set", required_argument, NULL, 's'},	 {"sample", required_argument, NULL, 'n'},
+		{"json", no_argument, NULL, 'j'},	 {"kinds", required_argument, NULL, 'k'},
+		{"max-diffs", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char **sets = calloc((size_t)argc, sizeof *sets);
+	size_t nsets = 0;
+	int json = 0, c;
+	struct im_verify_options vo;
+	memset(&vo, 0, sizeof vo);
+	unsigned kinds = 0;
+	if (!sets)
+		return IM_EXIT_FATAL;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "s:n:jk:m:h", opts, NULL)) != -1) {
+		char *end = NULL;
+		long long v;
+		switch (c) {
+		case 's': sets[nsets++] = optarg; break;
+		case 'j': json = 1; break;
+		case 'n':
+		case 'm':
+			v = strtoll(optarg, &end, 10);
+			if (!*optarg || *end || v < 1) {
+				fprintf(stderr, "immigrate verify: --%s needs a positive number\n",
+					c == 'n' ? "sample" : "max-diffs");
+				free(sets);
+				return IM_EXIT_USAGE;
+			}
+			if (c == 'n')
+				vo.sample = v;
+			else
+				vo.max_diffs = (size_t)v;
+			break;
+		case 'k':
+			if (parse_kinds(optarg, &kinds) < 0) {
+				free(sets);
+				return IM_EXIT_USAGE;
+			}
+			break;
+		case 'h': usage(stdout); free(sets); return IM_EXIT_OK;
+		default: usage(stderr); free(sets); return IM_EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		free(sets);
+		return IM_EXIT_USAGE;
+	}
+	char err[2048];
+	struct im_job *job;
+	int rc = im_job_load(argv[optind], sets, nsets, &job, err, sizeof err);
+	free(sets);
+	if (rc < 0) {
+		fprintf(stderr, "immigrate verify: %s\n", err);
+		return IM_EXIT_USAGE;
+	}
+	if (!im_job_has_target(job) || !im_job_target_endpoint(job)) {
+		fprintf(stderr, "immigrate verify: %s: the job has no target to read back\n", im_job_path(job));
+		im_job_free(job);
+		return IM_EXIT_USAGE;
+	}
+	if (access(im_job_state_path(job), F_OK) != 0) {
+		fprintf(stderr, "immigrate verify: %s: no stage yet (run `immigrate run` first)\n",
+			im_job_state_path(job));
+		im_job_free(job);
+		return IM_EXIT_USAGE;
+	}
+	char *key = NULL;
+	size_t key_len = 0;
+	if (im_job_target_key(job, &key, &key_len, err, sizeof err) < 0) {
+		fprintf(stderr, "immigrate verify: %s\n", err);
+		im_job_free(job);
+		return IM_EXIT_USAGE;
+	}
+	struct im_tim_config tc = {
+		.endpoint = im_job_target_endpoint(job),
+		.sdkappid = im_job_target_sdkappid(job),
+		.admin = im_job_target_admin(job),
+		.key = key,
+		.key_len = key_len,
+		.ca_file = im_job_target_ca_file(job),
+		.insecure = im_job_target_insecure(job),
+		.timeout_ms = im_job_target_timeout_ms(job),
+	};
+	struct im_tim *tim = im_tim_new(&tc, err, sizeof err);
+	struct im_stage *st = NULL;
+	int exit_code = IM_EXIT_FATAL;
+	if (!tim) {
+		fprintf(stderr, "immigrate verify: %s\n", err);
+		exit_code = IM_EXIT_USAGE;
+		goto out;
+	}
+	if (im_stage_open(im_job_state_path(job), &st, err, sizeof err) < 0) {
+		fprintf(stderr, "immigrate verify: %s\n", err);
+		goto out;
+	}
+	vo.limits = im_job_target_limits(job);
+	vo.kinds = kinds ? kinds : im_job_kinds(job);
+	struct im_verify_result res;
+	rc = im_verify_run(st, tim, &vo, &res, err, sizeof err);
+	if (rc < 0) {
+		fprintf(stderr, "immigrate verify: %s\n", err);
+		im_verify_result_free(&res);
+		goto out;
+	}
+	if (im_verify_save(st, &res, err, sizeof err) < 0)
+		fprintf(stderr, "immigrate verify: warning: %s\n", err);
+	if (json) {
+		json_t *j = im_verify_to_json(&res);
+		json_dumpf(j, stdout, JSON_INDENT(2));
+		printf("\n");
+		json_decref(j);
+	} else {
+		print_table(&res);
+	}
+	exit_code = im_verify_missing(&res) ? IM_EXIT_DEAD_LETTERS : IM_EXIT_OK;
+	im_verify_result_free(&res);
+out:
+	im_stage_close(st);
+	im_tim_free(tim);
+	im_secret_free(key, key_len);
+	im_job_free(job);
+	return exit_code;
+}
