@@ -32,13 +32,16 @@ is "$(jq -c 'select(.error != null)' "$TMPD/dir.jsonl" | wc -l)" 0 "no bad recor
 if command -v zip >/dev/null 2>&1; then
 	(cd "$EXPORT" && zip -q -X "$TMPD/export.zip" users.json channels.json messages.json && \
 		echo 'readme' >"$TMPD/README.txt" && zip -q -j "$TMPD/export.zip" "$TMPD/README.txt")
+	# macOS archivers add resource forks that look like JSON files by name.
+	mkdir -p "$TMPD/junk/__MACOSX" && printf 'junk' >"$TMPD/junk/__MACOSX/._users.json" && \
+		(cd "$TMPD/junk" && zip -q "$TMPD/export.zip" __MACOSX/._users.json)
 	dump "{\"path\":\"$TMPD/export.zip\"}" >"$TMPD/zip.jsonl"
 	ok $? "a zip export reads to the end"
 	is "$(ids <"$TMPD/zip.jsonl" | md5sum)" "$(ids <"$TMPD/dir.jsonl" | md5sum)" "the zip gives the same records as the directory"
 	is "$(jq -r 'select(.id=="101") | .origin' "$TMPD/zip.jsonl")" "$TMPD/export.zip!messages.json:3" \
 		"a zip member's origin names the zip and the member"
-	grep -q "1 file(s) in the export are not JSON documents" "$TMPD/stderr"
-	ok $? "non-JSON members are skipped with a note"
+	grep -q "2 file(s) in the export are not JSON documents" "$TMPD/stderr"
+	ok $? "non-JSON members and macOS resource forks are skipped with a note"
 	: >"$TMPD/zip.ck"
 	all_ok=0
 	n=$(wc -l <"$TMPD/zip.jsonl")
