@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "callback.h"
 #include "state.h"
 
 /* Messages sent into one group per second before frequency control drops them (spec §1.6). */
@@ -163,6 +164,21 @@ static int send_group(struct api_ctx *c, const char *from, bool honour_forbid)
 		json_object_set_new(c->resp, "MsgSeq", json_integer(seq));
 		return 0;
 	}
+	const json_t *forbid = honour_forbid ? json_object_get(req, "ForbidCallbackControl") : NULL;
+	if (!api_has_flag(forbid, "ForbidBeforeSendMsgCallback")) {
+		json_t *before = json_pack("{s:s, s:s, s:s, s:s, s:I, s:i, s:O}", "GroupId", g.id, "Type", g.type_name,
+					   "From_Account", sender, "Operator_Account", c->operator_id, "Random",
+					   (json_int_t)rnd, "OnlineOnlyFlag", json_integer_value(online) == 1 ? 1 : 0,
+					   "MsgBody", body);
+		if (before && ccd)
+			json_object_set_new(before, "CloudCustomData", json_string(ccd));
+		int verdict = callback_before(c->sim, "Group.CallbackBeforeSendMsg", c->platform, before);
+		json_decref(before);
+		if (verdict >= 120001 && verdict <= 130000)
+			return api_fail(c, verdict, "refused by the before-send callback");
+		if (verdict)
+			return api_fail(c, 10016, "blocked by the before-send callback");
+	}
 	if (db_int(c->sim->db, 0, "SELECT COUNT(*) FROM group_msgs WHERE group_id = ? AND send_time = ? AND origin <> 'import'",
 		   "sI", g.id, c->now) >= GROUP_MSGS_PER_SECOND) {
 		json_object_set_new(c->resp, "MsgTime", json_integer(c->now));
@@ -185,7 +201,7 @@ static int send_group(struct api_ctx *c, const char *from, bool honour_forbid)
 			g.id, sender);
 	json_object_set_new(c->resp, "MsgTime", json_integer(time));
 	json_object_set_new(c->resp, "MsgSeq", json_integer(seq));
-	if (honour_forbid && api_has_flag(json_object_get(req, "ForbidCallbackControl"), "ForbidAfterSendMsgCallback"))
+	if (api_has_flag(forbid, "ForbidAfterSendMsgCallback"))
 		return 0;
 	json_t *cb = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:i, s:O, s:o}", "GroupId", g.id, "Type",
 			       g.type_name, "From_Account", sender, "Operator_Account", c->operator_id, "Random",

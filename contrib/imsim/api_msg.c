@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "callback.h"
 #include "state.h"
 
 static void msg_key(char *buf, size_t size, uint32_t seq, uint32_t random, int64_t time)
@@ -151,13 +152,31 @@ static int send_c2c(struct api_ctx *c, const char *from, bool honour_forbid)
 	int64_t time = ts && c->sim->rules.sendmsg_timestamp ? json_integer_value(ts) : c->now;
 	bool online_only = life && json_integer_value(life) == 0;
 	bool unread = !api_has_flag(json_object_get(req, "SendMsgControl"), "NoUnread");
-	if (!online_only && store_c2c(c, from, to, seq, rnd, time, body, ccd, c->platform, unread) < 0)
-		return api_fail(c, 90992, "state write failed");
+	const json_t *forbid = honour_forbid ? json_object_get(req, "ForbidCallbackControl") : NULL;
 	char key[64];
 	msg_key(key, sizeof key, seq, rnd, time);
+	int verdict = 0;
+	if (!api_has_flag(forbid, "ForbidBeforeSendMsgCallback")) {
+		json_t *before = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:i, s:O}", "From_Account", from, "To_Account",
+					   to, "MsgSeq", (json_int_t)seq, "MsgRandom", (json_int_t)rnd, "MsgTime",
+					   (json_int_t)time, "MsgKey", key, "OnlineOnlyFlag", online_only ? 1 : 0, "MsgBody",
+					   body);
+		if (before && ccd)
+			json_object_set_new(before, "CloudCustomData", json_string(ccd));
+		verdict = callback_before(c->sim, "C2C.CallbackBeforeSendMsg", c->platform, before);
+		json_decref(before);
+	}
+	if (verdict == 1)
+		return api_fail(c, 20006, "blocked by the before-send callback");
+	if (verdict >= 120001 && verdict <= 130000)
+		return api_fail(c, verdict, "refused by the before-send callback");
 	json_object_set_new(c->resp, "MsgTime", json_integer(time));
 	json_object_set_new(c->resp, "MsgKey", json_string(key));
-	if (honour_forbid && api_has_flag(json_object_get(req, "ForbidCallbackControl"), "ForbidAfterSendMsgCallback"))
+	if (verdict == 2)
+		return 0;	/* dropped silently: the sender sees success, nothing is stored */
+	if (!online_only && store_c2c(c, from, to, seq, rnd, time, body, ccd, c->platform, unread) < 0)
+		return api_fail(c, 90992, "state write failed");
+	if (api_has_flag(forbid, "ForbidAfterSendMsgCallback"))
 		return 0;
 	int64_t unread_total = db_int(c->sim->db, 0, "SELECT COUNT(*) FROM c2c_msgs WHERE to_account = ? AND unread = 1",
 				      "s", to);

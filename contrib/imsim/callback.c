@@ -44,7 +44,10 @@ static size_t collect(char *data, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-static bool deliver_one(struct sim *sim, CURL *curl, const char *command, const char *platform, const json_t *body)
+/* POSTs one callback. True when the hook answered HTTP 200 with JSON; its ErrorCode
+ * then goes to *verdict (when not NULL). */
+static bool deliver_one(struct sim *sim, CURL *curl, const char *command, const char *platform, const json_t *body,
+			int *verdict)
 {
 	char url[2048], sign[65];
 	const char *base = sim->opt.callback_url;
@@ -86,6 +89,8 @@ static bool deliver_one(struct sim *sim, CURL *curl, const char *command, const 
 	}
 	json_t *answer = json_loadb(sink.buf, sink.len, 0, NULL);
 	bool ok = status == 200 && answer;
+	if (ok && verdict)
+		*verdict = (int)json_integer_value(json_object_get(answer, "ErrorCode"));
 	json_decref(answer);
 	if (!ok)
 		im_warn("callback %s: answered HTTP %ld%s", command, status, answer ? "" : " without JSON");
@@ -103,7 +108,8 @@ void callback_deliver(struct sim *sim, const json_t *callbacks)
 	const json_t *cb;
 	json_array_foreach(callbacks, i, cb) {
 		bool ok = deliver_one(sim, curl, json_string_value(json_object_get(cb, "command")),
-				      json_string_value(json_object_get(cb, "platform")), json_object_get(cb, "body"));
+				      json_string_value(json_object_get(cb, "platform")), json_object_get(cb, "body"),
+				      NULL);
 		pthread_mutex_lock(&sim->lock);
 		if (ok)
 			sim->stats.callbacks_sent++;
@@ -112,4 +118,21 @@ void callback_deliver(struct sim *sim, const json_t *callbacks)
 		pthread_mutex_unlock(&sim->lock);
 	}
 	curl_easy_cleanup(curl);
+}
+
+int callback_before(struct sim *sim, const char *command, const char *platform, json_t *body)
+{
+	int verdict = 0;
+	if (!sim->opt.callback_url || !sim->opt.before_callbacks || !body)
+		return 0;
+	json_object_set_new(body, "CallbackCommand", json_string(command));
+	CURL *curl = curl_easy_init();
+	bool ok = curl && deliver_one(sim, curl, command, platform, body, &verdict);
+	curl_easy_cleanup(curl);
+	if (ok)
+		sim->stats.callbacks_sent++;
+	else
+		sim->stats.callbacks_failed++;
+	/* A Before callback that fails or times out lets the action proceed (the default policy). */
+	return ok ? verdict : 0;
 }

@@ -13,7 +13,8 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: immigrate-imsim --listen HOST:PORT --sdkappid N --admin ID --key-file F\n"
 		"                       [--state FILE.db] [--latency MS] [--faults SPEC] [--qps-scale X]\n"
-		"                       [--port-file F] [--callback-url URL [--callback-token-file F]]\n"
+		"                       [--port-file F] [--callback-url URL [--callback-token-file F]\n"
+		"                       [--before-callbacks]]\n"
 		"                       [--tls-cert F --tls-key F] [--hang-ms MS] [--rule NAME=VALUE]... [-v]\n"
 		"\n"
 		"A local emulator of the Tencent Cloud IM REST API. PORT 0 picks a free port\n"
@@ -56,7 +57,7 @@ static int parse_listen(const char *v, struct sim_options *o)
 int sim_options_parse(int argc, char **argv, struct sim_options *o, struct im_rules *rules)
 {
 	enum { O_LISTEN = 256, O_SDKAPPID, O_ADMIN, O_KEY_FILE, O_STATE, O_LATENCY, O_FAULTS, O_QPS_SCALE,
-	       O_PORT_FILE, O_CB_URL, O_CB_TOKEN_FILE, O_CB_TOKEN, O_TLS_CERT, O_TLS_KEY, O_HANG, O_RULE,
+	       O_PORT_FILE, O_CB_URL, O_CB_TOKEN_FILE, O_CB_TOKEN, O_BEFORE, O_TLS_CERT, O_TLS_KEY, O_HANG, O_RULE,
 	       O_VERSION };
 	static const struct option longopts[] = {
 		{"listen", required_argument, NULL, O_LISTEN},
@@ -71,6 +72,7 @@ int sim_options_parse(int argc, char **argv, struct sim_options *o, struct im_ru
 		{"callback-url", required_argument, NULL, O_CB_URL},
 		{"callback-token-file", required_argument, NULL, O_CB_TOKEN_FILE},
 		{"callback-token", required_argument, NULL, O_CB_TOKEN},
+		{"before-callbacks", no_argument, NULL, O_BEFORE},
 		{"tls-cert", required_argument, NULL, O_TLS_CERT},
 		{"tls-key", required_argument, NULL, O_TLS_KEY},
 		{"hang-ms", required_argument, NULL, O_HANG},
@@ -126,6 +128,7 @@ int sim_options_parse(int argc, char **argv, struct sim_options *o, struct im_ru
 		case O_PORT_FILE: o->port_file = optarg; break;
 		case O_CB_URL: o->callback_url = optarg; break;
 		case O_CB_TOKEN_FILE: o->callback_token_file = optarg; break;
+		case O_BEFORE: o->before_callbacks = true; break;
 		case O_CB_TOKEN:
 			/* Deliberately not accepted: argv is visible to every local user. */
 			fprintf(stderr, "immigrate-imsim: --callback-token would expose the token in the process "
@@ -163,8 +166,8 @@ int sim_options_parse(int argc, char **argv, struct sim_options *o, struct im_ru
 		fprintf(stderr, "immigrate-imsim: --tls-cert and --tls-key go together\n");
 		return -1;
 	}
-	if (o->callback_token_file && !o->callback_url) {
-		fprintf(stderr, "immigrate-imsim: --callback-token-file needs --callback-url\n");
+	if ((o->callback_token_file || o->before_callbacks) && !o->callback_url) {
+		fprintf(stderr, "immigrate-imsim: --callback-token-file and --before-callbacks need --callback-url\n");
 		return -1;
 	}
 	return 0;

@@ -2,6 +2,7 @@
 #ifndef IMSIM_OPTIONS_H
 #define IMSIM_OPTIONS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "imrules.h"
@@ -19,6 +20,7 @@ struct sim_options {
 	const char *port_file;
 	const char *callback_url;
 	const char *callback_token_file;
+	bool before_callbacks;		/* also fire C2C/Group.CallbackBeforeSendMsg */
 	const char *tls_cert;
 	const char *tls_key;
 	unsigned hang_ms;		/* how long a "hang" fault holds the connection */

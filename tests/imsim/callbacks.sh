@@ -134,5 +134,41 @@ is "$(jqr '.callbacks_failed' "$(curl -s "$SIM_URL/_sim/stats")")" 1 "a non-200 
 is "$(jq -r '.query | has("Sign")' "$TMPD/hooks2")" false "no Sign without a token"
 imsim_stop
 kill "$HOOK_PID"; wait "$HOOK_PID" 2>/dev/null
+
+# --before-callbacks: the Before-callbacks fire too, and their verdict counts.
+rm -f "$TMPD/hookport"
+: >"$TMPD/verdicts"
+"$HOOKSINK" "$TMPD/hookport" "$TMPD/hooks3" 200 "$TMPD/verdicts" &
+HOOK_PID=$!
+CLEANUP_PIDS="$HOOK_PID"
+wait_port_file "$TMPD/hookport" || { echo "Bail out! hooksink did not restart"; exit 1; }
+imsim_start --callback-url "http://127.0.0.1:$(cat "$TMPD/hookport")/" --before-callbacks ||
+	{ echo "Bail out! cannot restart"; exit 1; }
+call im_open_login_svc/multiaccount_import '{"Accounts":["a","b"]}' >/dev/null
+call $G/import_group '{"Type":"Public","Name":"g","GroupId":"g","Owner_Account":"a"}' >/dev/null
+SEND='{"From_Account":"a","To_Account":"b","MsgRandom":%d,"MsgBody":'"$TEXT"'%s}'
+call openim/sendmsg "$(printf "$SEND" 1 '')" >/dev/null
+is "$(jq -r '.query.CallbackCommand' "$TMPD/hooks3" | tr '\n' ' ')" "C2C.CallbackBeforeSendMsg C2C.CallbackAfterSendMsg " \
+	"sendmsg fires Before then After"
+call openim/sendmsg "$(printf "$SEND" 2 ',"ForbidCallbackControl":["ForbidBeforeSendMsgCallback"]')" >/dev/null
+is "$(tail -n 1 "$TMPD/hooks3" | jq -r '.query.CallbackCommand')" C2C.CallbackAfterSendMsg \
+	"ForbidBeforeSendMsgCallback suppresses only the Before-callback"
+echo "C2C.CallbackBeforeSendMsg 1" >"$TMPD/verdicts"
+is "$(call_code openim/sendmsg "$(printf "$SEND" 3 '')")" 20006 "a Before-callback answering 1 blocks the send: 20006"
+echo "C2C.CallbackBeforeSendMsg 120007" >"$TMPD/verdicts"
+is "$(call_code openim/sendmsg "$(printf "$SEND" 4 '')")" 120007 "a custom refusal code reaches the sender"
+echo "C2C.CallbackBeforeSendMsg 2" >"$TMPD/verdicts"
+is "$(call_code openim/sendmsg "$(printf "$SEND" 5 '')")" 0 "answer 2 drops silently: the sender sees success"
+is "$(curl -s "$SIM_URL/_sim/dump" | jq '[.c2c_msgs[].msg_random] | map(tostring) | join(",")' -r)" "1,2" \
+	"only the allowed messages were stored"
+echo "Group.CallbackBeforeSendMsg 1" >"$TMPD/verdicts"
+is "$(call_code $G/send_group_msg '{"GroupId":"g","Random":1,"MsgBody":'"$TEXT"'}')" 10016 \
+	"a refusing Group Before-callback: 10016"
+: >"$TMPD/verdicts"
+is "$(call_code $G/send_group_msg '{"GroupId":"g","Random":2,"MsgBody":'"$TEXT"'}')" 0 "an allowing one lets it through"
+is "$(tail -n 2 "$TMPD/hooks3" | jq -r '.query.CallbackCommand' | tr '\n' ' ')" \
+	"Group.CallbackBeforeSendMsg Group.CallbackAfterSendMsg " "group Before then After"
+imsim_stop
+kill "$HOOK_PID"; wait "$HOOK_PID" 2>/dev/null
 CLEANUP_PIDS=
 done_testing

@@ -1,7 +1,11 @@
-/* A webhook receiver for the callback tests: hooksink PORT-FILE LOG-FILE [STATUS].
+/* A webhook receiver for the callback tests:
+ *   hooksink PORT-FILE LOG-FILE [STATUS [VERDICT-FILE]]
  * Listens on 127.0.0.1 (free port, written to PORT-FILE), appends one JSON line per
  * request ({"query": {...}, "body": ...}) to LOG-FILE and answers the documented
- * {"ActionStatus":"OK",...} with HTTP STATUS (default 200). Stops on SIGTERM. */
+ * {"ActionStatus":"OK",...} with HTTP STATUS (default 200). VERDICT-FILE, re-read on
+ * every request, holds "CallbackCommand ErrorCode" lines: the ErrorCode answered to
+ * that command (0 otherwise), so tests can make Before-callbacks refuse. Stops on
+ * SIGTERM. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -13,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *log_path;
+static const char *log_path, *verdict_path;
 static unsigned status = 200;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -21,6 +25,20 @@ struct body {
 	char *data;
 	size_t len;
 };
+
+/* The ErrorCode to answer command with, from the verdict file. */
+static int verdict(const char *command)
+{
+	FILE *f = verdict_path && command ? fopen(verdict_path, "r") : NULL;
+	char name[128];
+	int code = 0, c;
+	while (f && fscanf(f, "%127s %d", name, &c) == 2)
+		if (!strcmp(name, command))
+			code = c;
+	if (f)
+		fclose(f);
+	return code;
+}
 
 static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
@@ -61,8 +79,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 	pthread_mutex_unlock(&log_lock);
 	free(text);
 	json_decref(line);
-	static const char ok[] = "{\"ActionStatus\":\"OK\",\"ErrorInfo\":\"\",\"ErrorCode\":0}";
-	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(ok), (void *)ok, MHD_RESPMEM_PERSISTENT);
+	int code = verdict(MHD_lookup_connection_value(mc, MHD_GET_ARGUMENT_KIND, "CallbackCommand"));
+	char answer[128];
+	snprintf(answer, sizeof answer, "{\"ActionStatus\":\"%s\",\"ErrorInfo\":\"\",\"ErrorCode\":%d}",
+		 code ? "FAIL" : "OK", code);
+	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(answer), answer, MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result res = MHD_queue_response(mc, status, r);
 	MHD_destroy_response(r);
 	return res;
@@ -79,13 +100,15 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **state, enu
 
 int main(int argc, char **argv)
 {
-	if (argc < 3 || argc > 4) {
-		fprintf(stderr, "usage: hooksink PORT-FILE LOG-FILE [STATUS]\n");
+	if (argc < 3 || argc > 5) {
+		fprintf(stderr, "usage: hooksink PORT-FILE LOG-FILE [STATUS [VERDICT-FILE]]\n");
 		return 2;
 	}
 	log_path = argv[2];
-	if (argc == 4)
+	if (argc >= 4)
 		status = (unsigned)atoi(argv[3]);
+	if (argc == 5)
+		verdict_path = argv[4];
 	sigset_t sigs;
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
