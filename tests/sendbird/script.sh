@@ -66,6 +66,14 @@ is "$(jq -c 'select(.kind=="blacklist") | [.From_Account, .To_Account]' "$TMPD/b
 is "$(jq -r 'select(.kind=="account") | .UserID' "$TMPD/blocks.jsonl" | sort | tr '\n' ' ')" "alice bob carol mallory " \
 	"users seen only in blocks get accounts"
 
+# JSON nulls wherever Sendbird may put them: no script error, clear dead letters.
+preview nulls "{ \"$FIX/nulls\" }" "{}"
+is "$PREVIEW_RC" 3 "nulls: finishes with dead letters"
+is "$(kinds nulls)" "account=1 group=1 group_member=1 group_msg=1 " "a null name/cover/members/created_at still makes a group"
+is "$(grep -o 'dead letter (script) [^ ]*: sendbird.lua:[0-9]*: .*' "$TMPD/nulls.err" | sed 's/.*sendbird.lua:[0-9]*: //' | tr '\n' '|')" \
+	"message 7002 has no sender (user.user_id)|FILE message without file.url|message 7004 without created_at|" \
+	"each unusable message is a dead letter saying why"
+
 # A message over the 12,000-byte limit.
 mkdir "$TMPD/long"
 {
