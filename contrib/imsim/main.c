@@ -116,7 +116,8 @@ int main(int argc, char **argv)
 		goto out_server;
 	}
 	/* /_sim/ answers anyone who can connect: say so when that is more than this host. */
-	if (strncmp(sim.opt.listen_host, "127.", 4) && strcmp(sim.opt.listen_host, "::1") &&
+	if (strncmp(sim.opt.listen_host, "127.", 4) && strcmp(sim.opt.listen_host, "localhost") &&
+	    strcmp(sim.opt.listen_host, "::1") &&
 	    strcmp(sim.opt.listen_host, "[::1]"))
 		im_warn("listening on %s, not loopback: /_sim/ (state dump, simulated sends) needs no credentials",
 			sim.opt.listen_host);

@@ -368,6 +368,8 @@ int server_start(struct sim *sim, struct server **out, unsigned *port, char *err
 	struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)sim->opt.listen_port)};
 	const char *host = sim->opt.listen_host;
 	char host6[64];
+	if (!strcmp(host, "localhost"))
+		host = "127.0.0.1";
 	/* "[::1]" is how URLs spell IPv6 hosts; accept it here too. */
 	if (host[0] == '[' && strlen(host) < sizeof host6 + 1 && host[strlen(host) - 1] == ']') {
 		snprintf(host6, sizeof host6, "%.*s", (int)strlen(host) - 2, host + 1);
