@@ -198,9 +198,12 @@ json_t *im_batch_body(enum im_kind kind, json_t *const *records, size_t n, char 
 	return NULL;
 }
 
+/* "Err_SNS_BlackListAdd_Already_Exist", "Err_SNS_FriendImport_Friend_Exist":
+ * the relation is there, which is what the import wanted (a resend after a lost
+ * answer or a crash meets its own earlier write). */
 static bool says_already(const char *info)
 {
-	return info && (strstr(info, "Already_Exist") || strstr(info, "already"));
+	return info && (strstr(info, "_Exist") || strstr(info, "already"));
 }
 
 /* ResultItem [{To_Account, ResultCode, ResultInfo}] matched by To_Account. */

@@ -47,6 +47,9 @@ struct batch {
 	bool resend; /* an earlier send of these records may have landed */
 	bool probe;  /* the request in flight is a group_msg_get_simple check */
 	int probe_tries;
+	/* Per-item codes of an answer whose 10004 items are being checked: were they
+	 * refused, or did they land already (an unseen earlier copy of this call)? */
+	long *item_codes;
 	struct batch *prev, *next;
 };
 
@@ -80,6 +83,7 @@ struct loader {
 	char fatal_msg[320];
 	bool warned_probe;
 	bool derived_unread;
+	bool stage_failed; /* a write failed inside the loop's transaction */
 	uint64_t rng;
 };
 
@@ -136,6 +140,7 @@ static void batch_free(struct batch *b)
 	for (size_t i = 0; i < b->n; i++)
 		json_decref(b->recs ? b->recs[i] : NULL);
 	free(b->recs);
+	free(b->item_codes);
 	load_rows_free(b->rows, b->n);
 	free(b);
 }
@@ -274,6 +279,7 @@ static struct batch *next_by_conv(struct loader *L, struct lane *ln, char *err, 
 
 static void on_answer(void *arg, const struct im_tim_reply *reply);
 static void settle(struct batch *b, struct load_settle *s);
+static void dead_reason(char *out, size_t size, long code, const char *info, const char *extra);
 
 static void requeue_all(struct batch *b, int64_t code, int64_t retry_at)
 {
@@ -296,7 +302,10 @@ static int submit_json(struct batch *b, const char *service, const char *command
 	char *text = json_dumps(body, JSON_COMPACT);
 	if (!text)
 		return -1;
-	int rc = im_tim_submit(b->L->tim, service, command, text, strlen(text), on_answer, b);
+	/* import_group answers a second copy with "id taken" (10021), which cannot be
+	 * told from a real conflict: never let the transport resend it unseen. */
+	unsigned flags = b->lane->kind == IM_KIND_GROUP && !b->probe ? IM_TIM_FRESH_CONNECTION : 0;
+	int rc = im_tim_submit_flags(b->L->tim, service, command, text, strlen(text), flags, on_answer, b);
 	free(text);
 	return rc;
 }
@@ -349,6 +358,7 @@ static int send_batch(struct loader *L, struct lane *ln, struct batch *b)
 	int rc = load_stage_mark_inflight(L->st, b->id, ids, b->n, err, sizeof err);
 	free(ids);
 	if (rc < 0) {
+		L->stage_failed = true;
 		set_fatal(L, "%s", err);
 		batch_free(b);
 		return -1;
@@ -405,6 +415,7 @@ static void settle(struct batch *b, struct load_settle *s)
 		s[i].payload = b->rows[i].payload;
 	}
 	if (load_stage_settle(L->st, s, b->n, err, sizeof err) < 0) {
+		L->stage_failed = true;
 		set_fatal(L, "%s", err);
 	} else {
 		for (size_t i = 0; i < b->n; i++) {
@@ -455,6 +466,7 @@ static void on_probe(struct batch *b, const struct im_verdict *v, json_t *resp)
 		return;
 	if (v->outcome == IM_OUTCOME_OK) {
 		json_t *list = json_object_get(resp, "RspMsgList");
+		char(*reasons)[320] = b->item_codes ? calloc(b->n, sizeof *reasons) : NULL;
 		for (size_t i = 0; i < b->n; i++) {
 			json_t *r = b->recs[i];
 			const char *from = json_string_value(json_object_get(r, "From_Account"));
@@ -474,7 +486,21 @@ static void on_probe(struct batch *b, const struct im_verdict *v, json_t *resp)
 			}
 			s[i].id = b->rows[i].id;
 			s[i].attempts = b->rows[i].attempts;
-			if (there) {
+			if (b->item_codes) {
+				/* Checking an answer: landed items and copies found stay landed. */
+				long code = b->item_codes[i];
+				s[i].attempts++;
+				if (code == 0 || there) {
+					s[i].fate = LOAD_LANDED;
+				} else {
+					s[i].fate = LOAD_DEAD;
+					s[i].code = code;
+					if (reasons) {
+						dead_reason(reasons[i], sizeof reasons[i], code, NULL, NULL);
+						s[i].reason = reasons[i];
+					}
+				}
+			} else if (there) {
 				s[i].fate = LOAD_LANDED;
 			} else {
 				/* Certainly not there: the resend is a first send again. */
@@ -484,6 +510,7 @@ static void on_probe(struct batch *b, const struct im_verdict *v, json_t *resp)
 		}
 		settle(b, s);
 		free(s);
+		free(reasons);
 		return;
 	}
 	if ((v->outcome == IM_OUTCOME_TRANSIENT || v->outcome == IM_OUTCOME_RATE_LIMITED ||
@@ -498,6 +525,24 @@ static void on_probe(struct batch *b, const struct im_verdict *v, json_t *resp)
 		s = calloc(b->n, sizeof *s);
 		if (!s)
 			return;
+	}
+	if (b->item_codes) {
+		/* The answer stands as given: items it refused are dead letters. */
+		char(*reasons)[320] = calloc(b->n, sizeof *reasons);
+		for (size_t i = 0; i < b->n; i++) {
+			long code = b->item_codes[i];
+			s[i] = (struct load_settle){.id = b->rows[i].id, .attempts = b->rows[i].attempts + 1,
+						    .fate = code ? LOAD_DEAD : LOAD_LANDED, .code = code};
+			if (code && reasons) {
+				dead_reason(reasons[i], sizeof reasons[i], code, NULL,
+					    " (could not check whether an earlier copy landed)");
+				s[i].reason = reasons[i];
+			}
+		}
+		settle(b, s);
+		free(s);
+		free(reasons);
+		return;
 	}
 	if (!L->warned_probe) {
 		im_warn("cannot check which group messages landed (group_msg_get_simple: %s); resending them, "
@@ -543,6 +588,27 @@ static void on_answer(void *arg, const struct im_tim_reply *reply)
 	case IM_OUTCOME_OK:
 		if (resp)
 			im_batch_results(ln->kind, resp, b->recs, b->n, codes, infos);
+		if (ln->kind == IM_KIND_GROUP_MSG) {
+			bool check = false;
+			for (size_t i = 0; i < b->n; i++)
+				check |= codes[i] == 10004;
+			/* "Not after the latest message" is also what an unseen earlier copy
+			 * of this very call produces: look before dead-lettering. */
+			if (check) {
+				b->item_codes = codes;
+				codes = NULL;
+				b->probe_tries = 0;
+				if (submit_probe(b) == 0) {
+					free(s);
+					free(reasons);
+					free(infos);
+					json_decref(resp);
+					return;
+				}
+				codes = b->item_codes;
+				b->item_codes = NULL;
+			}
+		}
 		for (size_t i = 0; i < b->n; i++) {
 			s[i].id = b->rows[i].id;
 			s[i].attempts = b->rows[i].attempts + 1;
@@ -738,6 +804,19 @@ static int recover(struct loader *L)
 	return 0;
 }
 
+/* Commits the loop's open transaction. A stage that cannot be written stops the
+ * load at once: what was marked or settled since the last commit is rolled back,
+ * and nothing of it was sent. */
+static int commit_or_fail(struct loader *L)
+{
+	char err[512] = "";
+	if (!L->stage_failed && im_stage_commit(L->st, err, sizeof err) == 0)
+		return 0;
+	im_stage_rollback(L->st);
+	set_fatal(L, "%s", *err ? err : "the stage could not be written");
+	return -1;
+}
+
 static double limit_for(const json_t *limits, const char *command)
 {
 	json_t *v = json_object_get(limits, command);
@@ -852,6 +931,7 @@ int im_load_execute(const struct im_load_target *tg, struct im_stage *stage, con
 	L.last_renew = -1e9;
 	recover(&L);
 	bool interrupted = false;
+	int rotation = 0;
 	for (;;) {
 		double now = im_pace_now();
 		double wake = 0.1;
@@ -860,7 +940,15 @@ int im_load_execute(const struct im_load_target *tg, struct im_stage *stage, con
 			interrupted = true;
 			im_warn("stopping: waiting for %zu request%s in flight", L.in_flight, L.in_flight == 1 ? "" : "s");
 		}
-		for (int k = 0; k < IM_KIND_COUNT && !L.fatal && !stop_requested; k++) {
+		/* Rotate which lane fills first, so that with few slots (--concurrency 1)
+		 * no kind waits for another independent one to finish. */
+		rotation = (rotation + 1) % IM_KIND_COUNT;
+		if (!L.fatal && !stop_requested && im_stage_begin(stage, err, sizeof err) < 0) {
+			set_fatal(&L, "%s", err);
+			break;
+		}
+		for (int j = 0; j < IM_KIND_COUNT && !L.fatal && !stop_requested; j++) {
+			int k = (rotation + j) % IM_KIND_COUNT;
 			struct lane *ln = &L.lanes[k];
 			if (ln->finished || !deps_finished(&L, ln))
 				continue;
@@ -871,6 +959,7 @@ int im_load_execute(const struct im_load_target *tg, struct im_stage *stage, con
 				int64_t added = 0;
 				L.derived_unread = true;
 				if (load_stage_derive_member_unread(stage, &added, err2, sizeof err2) < 0) {
+					L.stage_failed = true;
 					set_fatal(&L, "%s", err2);
 					break;
 				}
@@ -884,6 +973,10 @@ int im_load_execute(const struct im_load_target *tg, struct im_stage *stage, con
 			if (w < wake)
 				wake = w;
 		}
+		/* The batches of this pass are in flight in the stage before any byte of
+		 * them leaves: libcurl only sends from im_tim_run. */
+		if (im_stage_in_transaction(stage) && commit_or_fail(&L) < 0)
+			break;
 		for (int k = 0; k < IM_KIND_COUNT; k++)
 			all_done &= L.lanes[k].finished;
 		if ((all_done || L.fatal || stop_requested) && L.in_flight == 0)
@@ -893,12 +986,23 @@ int im_load_execute(const struct im_load_target *tg, struct im_stage *stage, con
 			ms = 1;
 		if (ms > 100)
 			ms = 100;
-		if (im_tim_run(L.tim, ms) < 0) {
+		/* Answers that arrive together settle in one transaction; killed before
+		 * the commit, their records are still in flight and recovery resends. */
+		if (im_stage_begin(stage, err, sizeof err) < 0) {
+			set_fatal(&L, "%s", err);
+			break;
+		}
+		int got = im_tim_run(L.tim, ms);
+		if (commit_or_fail(&L) < 0)
+			break;
+		if (got < 0) {
 			set_fatal(&L, "libcurl multi interface failed");
 			break;
 		}
 		im_progress_update(L.progress, L.stats, im_pace_now(), false);
 	}
+	if (im_stage_in_transaction(stage))
+		im_stage_rollback(stage); /* only after a stage failure: nothing of it was sent */
 	double wall = im_pace_now() - t0;
 	im_progress_update(L.progress, L.stats, im_pace_now(), true);
 	sigaction(SIGINT, &old_int, NULL);

@@ -1,6 +1,7 @@
 /* Load-side SQL over the stage (see load_stage.h and stage.h's schema). */
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,12 +192,16 @@ int64_t load_stage_next_retry(struct im_stage *st, const char *kind)
 int load_stage_mark_inflight(struct im_stage *st, int64_t batch, const int64_t *ids, size_t n, char *err,
 			     size_t err_size)
 {
-	if (im_stage_begin(st, err, err_size) < 0)
+	/* Inside the caller's transaction when one is open (the loader groups the
+	 * batches of one pass), else in one of its own. */
+	bool own = !im_stage_in_transaction(st);
+	if (own && im_stage_begin(st, err, err_size) < 0)
 		return -1;
 	sqlite3_stmt *s = im_stage_stmt(st, "UPDATE records SET status = 1, batch = ?1 WHERE id = ?2 AND status = 0",
 					err, err_size);
 	if (!s) {
-		im_stage_rollback(st);
+		if (own)
+			im_stage_rollback(st);
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -206,17 +211,19 @@ int load_stage_mark_inflight(struct im_stage *st, int64_t batch, const int64_t *
 		sqlite3_reset(s);
 		if (rc != SQLITE_DONE) {
 			fail(st, err, err_size, "marking a batch in flight");
-			im_stage_rollback(st);
+			if (own)
+				im_stage_rollback(st);
 			return -1;
 		}
 	}
-	return im_stage_commit(st, err, err_size);
+	return own ? im_stage_commit(st, err, err_size) : 0;
 }
 
 int load_stage_settle(struct im_stage *st, const struct load_settle *v, size_t n, char *err, size_t err_size)
 {
 	err[0] = '\0';
-	if (im_stage_begin(st, err, err_size) < 0)
+	bool own = !im_stage_in_transaction(st);
+	if (own && im_stage_begin(st, err, err_size) < 0)
 		return -1;
 	sqlite3_stmt *landed = im_stage_stmt(
 		st, "UPDATE records SET status = 2, last_code = NULL, retry_at = NULL WHERE id = ?1", err, err_size);
@@ -252,7 +259,8 @@ int load_stage_settle(struct im_stage *st, const struct load_settle *v, size_t n
 				.attempts = x->attempts,
 			};
 			if (im_stage_put_dead(st, &dl, NULL, err, err_size) < 0) {
-				im_stage_rollback(st);
+				if (own)
+					im_stage_rollback(st);
 				return -1;
 			}
 			break;
@@ -279,11 +287,12 @@ int load_stage_settle(struct im_stage *st, const struct load_settle *v, size_t n
 		if (rc != SQLITE_DONE)
 			goto bad;
 	}
-	return im_stage_commit(st, err, err_size);
+	return own ? im_stage_commit(st, err, err_size) : 0;
 bad:
 	if (!*err)
 		fail(st, err, err_size, "settling a batch");
-	im_stage_rollback(st);
+	if (own)
+		im_stage_rollback(st);
 	return -1;
 }
 
@@ -351,7 +360,8 @@ int load_stage_derive_member_unread(struct im_stage *st, int64_t *count, char *e
 	*count = 0;
 	if (sqlite3_prepare_v2(im_stage_db(st), sql, -1, &s, NULL) != SQLITE_OK)
 		return fail(st, err, err_size, "finding members whose unread counts need restoring");
-	if (im_stage_begin(st, err, err_size) < 0) {
+	bool own = !im_stage_in_transaction(st);
+	if (own && im_stage_begin(st, err, err_size) < 0) {
 		sqlite3_finalize(s);
 		return -1;
 	}
@@ -398,7 +408,8 @@ int load_stage_derive_member_unread(struct im_stage *st, int64_t *count, char *e
 		free(dedupe);
 		if (put < 0) {
 			sqlite3_finalize(s);
-			im_stage_rollback(st);
+			if (own)
+				im_stage_rollback(st);
 			return -1;
 		}
 		if (put == IM_STAGE_NEW)
@@ -406,8 +417,10 @@ int load_stage_derive_member_unread(struct im_stage *st, int64_t *count, char *e
 	}
 	sqlite3_finalize(s);
 	if (rc != SQLITE_DONE) {
-		im_stage_rollback(st);
-		return fail(st, err, err_size, "finding members whose unread counts need restoring");
+		fail(st, err, err_size, "finding members whose unread counts need restoring");
+		if (own)
+			im_stage_rollback(st);
+		return -1;
 	}
-	return im_stage_commit(st, err, err_size);
+	return own ? im_stage_commit(st, err, err_size) : 0;
 }

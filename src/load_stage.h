@@ -60,7 +60,8 @@ int64_t load_stage_remaining(struct im_stage *st, const char *kind);
 /* Earliest retry_at (Unix s) among kind's pending records, 0 when none is deferred. */
 int64_t load_stage_next_retry(struct im_stage *st, const char *kind);
 
-/* Marks records ids[0..n) in flight in batch, in one transaction. */
+/* Marks records ids[0..n) in flight in batch: inside the caller's open
+ * transaction when there is one, else in one of its own. */
 int load_stage_mark_inflight(struct im_stage *st, int64_t batch, const int64_t *ids, size_t n, char *err,
 			     size_t err_size);
 
@@ -84,7 +85,9 @@ struct load_settle {
 	const char *reason;  /* for the dead letter */
 };
 
-/* Settles n records in one transaction. */
+/* Settles n records: inside the caller's open transaction when there is one,
+ * else in one of its own. On failure inside the caller's transaction the caller
+ * rolls back. */
 int load_stage_settle(struct im_stage *st, const struct load_settle *s, size_t n, char *err, size_t err_size);
 
 /* In-flight batches left by an earlier process: calls fn(arg, batch, kind) per
@@ -104,7 +107,8 @@ int load_stage_requeue_inflight(struct im_stage *st, const char *kind, char *err
  * UnreadMsgNum a landed group_member record carries would not hold at the end.
  * Stages a group_unread record (set_unread_msg_num) for each such member of a
  * group that received messages, unless the stage already holds a group_unread
- * record for that member. Idempotent (dedupe keys). Stores the count staged in *n. */
+ * record for that member. Idempotent (dedupe keys). Stores the count staged in *n.
+ * Inside the caller's open transaction when there is one. */
 int load_stage_derive_member_unread(struct im_stage *st, int64_t *n, char *err, size_t err_size);
 
 #endif

@@ -230,6 +230,12 @@ static size_t on_data(char *ptr, size_t size, size_t n, void *userdata)
 int im_tim_submit(struct im_tim *t, const char *service, const char *command, const char *body,
 		  size_t body_len, im_tim_cb cb, void *arg)
 {
+	return im_tim_submit_flags(t, service, command, body, body_len, 0, cb, arg);
+}
+
+int im_tim_submit_flags(struct im_tim *t, const char *service, const char *command, const char *body,
+			size_t body_len, unsigned flags, im_tim_cb cb, void *arg)
+{
 	if (ensure_usersig(t) < 0) {
 		im_error("cannot sign a new UserSig for %s/%s", service, command);
 		return -1;
@@ -291,6 +297,10 @@ int im_tim_submit(struct im_tim *t, const char *service, const char *command, co
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, t->insecure ? 0L : 2L);
 	if (t->ca_file)
 		curl_easy_setopt(e, CURLOPT_CAINFO, t->ca_file);
+	if (flags & IM_TIM_FRESH_CONNECTION) {
+		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+	}
 	r->started = im_pace_now();
 	if (curl_multi_add_handle(t->multi, e) != CURLM_OK) {
 		req_release(r);

@@ -51,6 +51,18 @@ void im_tim_free(struct im_tim *t);
 int im_tim_submit(struct im_tim *t, const char *service, const char *command, const char *body,
 		  size_t body_len, im_tim_cb cb, void *arg);
 
+/* Flags for im_tim_submit_flags. */
+enum {
+	/* Send on a connection of its own, closed afterwards. libcurl silently
+	 * resends a request whose reused keep-alive connection closes before any
+	 * answer; a call that is not idempotent must not be sent twice unseen. */
+	IM_TIM_FRESH_CONNECTION = 1u << 0,
+};
+
+/* im_tim_submit with flags (IM_TIM_*). */
+int im_tim_submit_flags(struct im_tim *t, const char *service, const char *command, const char *body,
+			size_t body_len, unsigned flags, im_tim_cb cb, void *arg);
+
 /* Drives transfers: waits up to timeout_ms for network activity, then calls the
  * callbacks of finished requests. Returns the number of callbacks called, or -1
  * on a libcurl multi error. */

@@ -4,7 +4,7 @@
  *
  *   loadrun --state DB [--records FILE] --endpoint URL --sdkappid N --admin ID
  *           --key-file F [--concurrency N] [--limits JSON] [--quiet] [--json]
- *           [--ca-file F] [--insecure] [--timeout-ms N]
+ *           [--ca-file F] [--insecure] [--timeout-ms N] [--verbose]
  *
  * Each line of FILE is one IM record with "kind" (and optionally "_source_id");
  * the dedupe key is the line's kind and compact sorted JSON, so staging the same
@@ -125,6 +125,10 @@ int main(int argc, char **argv)
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--quiet")) {
 			opt.quiet = true;
+			continue;
+		}
+		if (!strcmp(a, "--verbose")) {
+			im_log_set_level(IM_LOG_DEBUG);
 			continue;
 		}
 		if (!strcmp(a, "--insecure")) {

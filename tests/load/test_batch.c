@@ -126,19 +126,22 @@ int main(void)
 	for (int i = 0; i < 3; i++)
 		json_decref(acc[i]);
 
-	json_t *fr[3] = {J("{\"From_Account\":\"a\",\"To_Account\":\"b\"}"),
+	json_t *fr[4] = {J("{\"From_Account\":\"a\",\"To_Account\":\"b\"}"),
 			 J("{\"From_Account\":\"a\",\"To_Account\":\"c\"}"),
-			 J("{\"From_Account\":\"a\",\"To_Account\":\"d\"}")};
+			 J("{\"From_Account\":\"a\",\"To_Account\":\"d\"}"),
+			 J("{\"From_Account\":\"a\",\"To_Account\":\"e\"}")};
 	resp = J("{\"ResultItem\":[{\"To_Account\":\"b\",\"ResultCode\":0,\"ResultInfo\":\"\"},"
 		 "{\"To_Account\":\"c\",\"ResultCode\":30010,\"ResultInfo\":\"Err_SNS_FriendImport_My_Friend_Num_Exceed_Threshold\"},"
-		 "{\"To_Account\":\"d\",\"ResultCode\":30001,\"ResultInfo\":\"Err_SNS_BlackListAdd_Already_Exist\"}],"
+		 "{\"To_Account\":\"d\",\"ResultCode\":30001,\"ResultInfo\":\"Err_SNS_BlackListAdd_Already_Exist\"},"
+		 "{\"To_Account\":\"e\",\"ResultCode\":30001,\"ResultInfo\":\"Err_SNS_FriendImport_Friend_Exist\"}],"
 		 "\"Fail_Account\":[\"c\",\"d\"],\"ActionStatus\":\"OK\",\"ErrorCode\":0}");
-	is_int(im_batch_results(IM_KIND_FRIEND, resp, fr, 3, codes, infos), 1, "one ResultItem failure");
-	ok(codes[0] == 0 && codes[1] == 30010 && codes[2] == 0, "30010 on c; already-existing d counts as landed");
+	is_int(im_batch_results(IM_KIND_FRIEND, resp, fr, 4, codes, infos), 1, "one ResultItem failure");
+	ok(codes[0] == 0 && codes[1] == 30010 && codes[2] == 0 && codes[3] == 0,
+	   "30010 on c; already-existing d and e count as landed");
 	is_str(infos[1], "Err_SNS_FriendImport_My_Friend_Num_Exceed_Threshold", "ResultInfo kept");
-	is_int(im_batch_results(IM_KIND_BLACKLIST, resp, fr, 3, codes, NULL), 1, "blacklist uses ResultItem too");
+	is_int(im_batch_results(IM_KIND_BLACKLIST, resp, fr, 4, codes, NULL), 1, "blacklist uses ResultItem too");
 	json_decref(resp);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		json_decref(fr[i]);
 
 	json_t *mem[3] = {J("{\"GroupId\":\"g\",\"Member_Account\":\"a\"}"),
