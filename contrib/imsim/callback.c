@@ -51,9 +51,11 @@ static bool deliver_one(struct sim *sim, CURL *curl, const char *command, const 
 {
 	char url[2048], sign[65];
 	const char *base = sim->opt.callback_url;
-	int n = snprintf(url, sizeof url, "%s%sSdkAppid=%llu&CallbackCommand=%s&contenttype=json"
-			 "&ClientIP=127.0.0.1&OptPlatform=%s", base, strchr(base, '?') ? "&" : "?",
-			 (unsigned long long)sim->opt.sdkappid, command, platform);
+	/* Alert URLs carry no ClientIP (spec §7.1). */
+	bool alert = !strncmp(command, "Alert.", 6);
+	int n = snprintf(url, sizeof url, "%s%sSdkAppid=%llu&CallbackCommand=%s&contenttype=json%s&OptPlatform=%s",
+			 base, strchr(base, '?') ? "&" : "?", (unsigned long long)sim->opt.sdkappid, command,
+			 alert ? "" : "&ClientIP=127.0.0.1", platform);
 	if (sim->callback_token && n > 0 && (size_t)n < sizeof url) {
 		int64_t now = (int64_t)time(NULL);
 		if (callback_sign(sim->callback_token, sim->callback_token_len, now, sign))

@@ -11,6 +11,9 @@ struct bucket {
 	double burst;		/* capacity */
 	double tokens;
 	double last;		/* when tokens was last brought up to date; < 0 = never */
+	long window;		/* the whole second calls are being counted in */
+	unsigned calls;		/* calls seen in that second */
+	bool alerted;		/* Alert.RequestOverLimit already reported for it */
 };
 
 struct ratelimit {
@@ -37,6 +40,7 @@ struct ratelimit *ratelimit_new(double scale)
 		b->burst = b->rate < 1 ? 1 : b->rate;
 		b->tokens = b->burst;
 		b->last = -1;
+		b->window = -1;
 	}
 	return rl;
 }
@@ -49,12 +53,33 @@ void ratelimit_free(struct ratelimit *rl)
 	free(rl);
 }
 
-bool ratelimit_take(struct ratelimit *rl, const struct im_api_info *api, double now)
+/* Counts the call in its second and reports when the count first passes 80 % of the rate. */
+static void watch_rate(struct bucket *b, double now, struct ratelimit_alert *alert)
 {
+	long second = (long)now;
+	if (second != b->window) {
+		b->window = second;
+		b->calls = 0;
+		b->alerted = false;
+	}
+	b->calls++;
+	if (alert && !b->alerted && b->calls > 0.8 * b->rate) {
+		b->alerted = true;
+		alert->fire = true;
+		alert->observed = b->calls;
+		alert->limit = b->rate;
+	}
+}
+
+bool ratelimit_take(struct ratelimit *rl, const struct im_api_info *api, double now, struct ratelimit_alert *alert)
+{
+	if (alert)
+		alert->fire = false;
 	for (size_t i = 0; i < rl->n; i++) {
 		struct bucket *b = &rl->buckets[i];
 		if (b->api != api)
 			continue;
+		watch_rate(b, now, alert);
 		if (b->last >= 0 && now > b->last) {
 			b->tokens += (now - b->last) * b->rate;
 			if (b->tokens > b->burst)

@@ -14,8 +14,17 @@ struct ratelimit;
 struct ratelimit *ratelimit_new(double scale);
 void ratelimit_free(struct ratelimit *rl);
 
+/* Why Alert.RequestOverLimit fires (spec §1.6): calls in the current second passed
+ * 80 % of the API's limit. Reported once per second and API. */
+struct ratelimit_alert {
+	bool fire;
+	unsigned observed;	/* calls in the current second */
+	double limit;		/* calls per second allowed (scaled) */
+};
+
 /* Takes one token for api at monotonic time now (seconds). True when the call may
- * proceed, false when the caller must answer 60007. Not thread-safe. */
-bool ratelimit_take(struct ratelimit *rl, const struct im_api_info *api, double now);
+ * proceed, false when the caller must answer 60007. alert (may be NULL) reports a
+ * crossing of the 80 % mark. Not thread-safe. */
+bool ratelimit_take(struct ratelimit *rl, const struct im_api_info *api, double now, struct ratelimit_alert *alert);
 
 #endif

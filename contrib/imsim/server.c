@@ -166,6 +166,18 @@ static const struct im_api_info *check_url(struct sim *sim, struct MHD_Connectio
 	return api;
 }
 
+/* Alert.RequestOverLimit (spec §1.6, §7.2): the API passed 80 % of its limit. */
+static void queue_alert(struct answer *a, const struct im_api_info *api, const struct ratelimit_alert *alert)
+{
+	json_t *body = json_pack("{s:s, s:s, s:s, s:i, s:I}", "CallbackCommand", "Alert.RequestOverLimit", "ServiceName",
+				 api->service, "Command", api->command, "Request", (int)alert->observed, "Limit",
+				 (json_int_t)(alert->limit + 0.999));
+	if (!a->callbacks)
+		a->callbacks = json_array();
+	json_array_append_new(a->callbacks, json_pack("{s:s, s:s, s:o}", "command", "Alert.RequestOverLimit",
+						      "platform", "RESTAPI", "body", body));
+}
+
 static void handle_rest(struct sim *sim, struct MHD_Connection *mc, const char *method, const char *url,
 			struct conn *c, struct answer *a)
 {
@@ -176,11 +188,14 @@ static void handle_rest(struct sim *sim, struct MHD_Connection *mc, const char *
 	const struct im_api_info *api = check_url(sim, mc, method, url, a);
 	if (!api)
 		return;
+	struct ratelimit_alert alert;
 	pthread_mutex_lock(&sim->lock);
-	bool allowed = ratelimit_take(sim->limits, api, monotonic_now());
+	bool allowed = ratelimit_take(sim->limits, api, monotonic_now(), &alert);
 	if (!allowed)
 		sim->stats.rate_limited++;
 	pthread_mutex_unlock(&sim->lock);
+	if (alert.fire)
+		queue_alert(a, api, &alert);
 	if (!allowed) {
 		early_fail(sim, a, api->family, 60007, "REST API call frequency limit exceeded");
 		return;
@@ -211,7 +226,13 @@ static void handle_rest(struct sim *sim, struct MHD_Connection *mc, const char *
 		a->body = reply_error(api->family, code, "internal server error, retry later");
 		stats_code(&sim->stats, code);
 	} else if (a->fault == FAULT_NONE || a->fault == FAULT_LOST) {
-		a->body = api_dispatch(sim, api, NULL, req, sim->opt.admin, "RESTAPI", &a->callbacks);
+		json_t *fired = NULL;
+		a->body = api_dispatch(sim, api, NULL, req, sim->opt.admin, "RESTAPI", &fired);
+		if (a->callbacks && fired)
+			json_array_extend(a->callbacks, fired);
+		else if (fired)
+			a->callbacks = json_incref(fired);
+		json_decref(fired);
 		if (!a->body)
 			a->status = 502;
 	}

@@ -169,6 +169,19 @@ is "$(call_code $G/send_group_msg '{"GroupId":"g","Random":2,"MsgBody":'"$TEXT"'
 is "$(tail -n 2 "$TMPD/hooks3" | jq -r '.query.CallbackCommand' | tr '\n' ' ')" \
 	"Group.CallbackBeforeSendMsg Group.CallbackAfterSendMsg " "group Before then After"
 imsim_stop
+
+# Alert.RequestOverLimit: an API past 80 % of its limit in a second. With the limits
+# scaled to 0.01 calls/s, the first call already is.
+: >"$TMPD/hooks3"
+imsim_start --callback-url "http://127.0.0.1:$(cat "$TMPD/hookport")/" --qps-scale 0.0001 ||
+	{ echo "Bail out! cannot restart"; exit 1; }
+call im_open_login_svc/account_check '{"CheckItem":[{"UserID":"a"}]}' >/dev/null
+h=$(grep Alert.RequestOverLimit "$TMPD/hooks3")
+is "$(jqr '.body | .ServiceName + "/" + .Command + " " + (.Request|tostring) + " " + (.Limit|tostring)' "$h")" \
+	"im_open_login_svc/account_check 1 1" "Alert.RequestOverLimit names the API, the calls seen and the limit"
+is "$(jqr '.query | (has("ClientIP")|tostring) + " " + .OptPlatform + " " + .contenttype' "$h")" "false RESTAPI json" \
+	"alert URLs carry no ClientIP"
+imsim_stop
 kill "$HOOK_PID"; wait "$HOOK_PID" 2>/dev/null
 CLEANUP_PIDS=
 done_testing
