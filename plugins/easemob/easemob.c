@@ -34,6 +34,7 @@
 
 #include "em_inputs.h"
 #include "em_lines.h"
+#include "em_pull.h"
 #include "em_record.h"
 #include "em_security.h"
 #include "em_seen.h"
@@ -52,6 +53,8 @@ struct em_state {
 	size_t max_line;
 	struct em_seen *seen;     /* messages yielded (or passed over on resume) */
 	struct em_seen *recalled; /* msg_ids recalled somewhere in the archive */
+	struct em_pull *pull;     /* REST pull, read before the files; NULL: none */
+	int pull_done;
 
 	size_t input;             /* current input; inputs.n when done */
 	struct em_lines *lines;   /* reader of inputs.v[input], opened lazily */
@@ -63,14 +66,16 @@ struct em_state {
 	char source_id[EM_ID_MAX];
 	char error[512];
 	char *raw;
-	enum em_stream stream_index;
+	const char *out_stream;
 
 	uint64_t produced, bad, duplicates, skipped;
 	int opened; /* open() succeeded: close() reports the counters */
 };
 
-static const char *const em_option_names[] = {"history", "callbacks", "callback_secret_env",
-					      "callback_secret_file", "appkey", "max_line_bytes", NULL};
+static const char *const em_option_names[] = {
+	"history",	  "callbacks",	    "callback_secret_env", "callback_secret_file", "appkey",
+	"max_line_bytes", "rest_url",	    "client_id",	   "client_secret_env",	   "client_secret_file",
+	"history_from",	  "history_to",	    "page_size",	   "rate_per_second",	   NULL};
 
 static void release_record(struct em_state *s)
 {
@@ -96,6 +101,7 @@ static void em_close(void *state)
 	em_inputs_free(&s->inputs);
 	em_seen_free(s->seen);
 	em_seen_free(s->recalled);
+	em_pull_free(s->pull);
 	if (s->secret) {
 		OPENSSL_cleanse(s->secret, strlen(s->secret));
 		free(s->secret);
@@ -194,6 +200,98 @@ static int load_secret(struct em_state *s, const json_t *opts, char *err, size_t
 	return 0;
 }
 
+/* The client secret of a pull, from an environment variable or a file. Returns
+ * a malloc'd secret, or NULL with err filled. */
+static char *read_client_secret(const json_t *opts, char *err, size_t err_size)
+{
+	const char *env = json_string_value(json_object_get(opts, "client_secret_env"));
+	const char *file = json_string_value(json_object_get(opts, "client_secret_file"));
+	char *secret = NULL;
+	if ((env != NULL) == (file != NULL)) {
+		snprintf(err, err_size, "option rest_url: give exactly one of client_secret_env and client_secret_file");
+		return NULL;
+	}
+	if (env) {
+		const char *v = getenv(env);
+		if (!v || !*v) {
+			snprintf(err, err_size, "option client_secret_env: environment variable %.100s is not set", env);
+			return NULL;
+		}
+		secret = trimmed_copy(v, strlen(v));
+	} else {
+		FILE *f = fopen(file, "rb");
+		if (!f) {
+			snprintf(err, err_size, "option client_secret_file: %s: %s", file, strerror(errno));
+			return NULL;
+		}
+		char buf[EM_SECRET_MAX];
+		size_t n = fread(buf, 1, sizeof(buf), f);
+		fclose(f);
+		secret = trimmed_copy(buf, n);
+		OPENSSL_cleanse(buf, sizeof(buf));
+	}
+	if (!secret)
+		snprintf(err, err_size, "option %s: the client secret is empty",
+			 env ? "client_secret_env" : "client_secret_file");
+	return secret;
+}
+
+static int parse_pull_options(struct em_state *s, const json_t *opts, char *err, size_t err_size)
+{
+	static const char *const pull_only[] = {"client_id",    "client_secret_env", "client_secret_file",
+						"history_from", "history_to",	     "page_size",
+						"rate_per_second", NULL};
+	const char *url = json_string_value(json_object_get(opts, "rest_url"));
+	if (!json_object_get(opts, "rest_url")) {
+		for (size_t i = 0; pull_only[i]; i++)
+			if (json_object_get(opts, pull_only[i])) {
+				snprintf(err, err_size, "option %s: only used with rest_url", pull_only[i]);
+				return -1;
+			}
+		return 0;
+	}
+	const char *client_id = json_string_value(json_object_get(opts, "client_id"));
+	if (!url || !client_id || !*client_id) {
+		snprintf(err, err_size, "%s", !url ? "option rest_url: expected https://HOST/ORG_NAME/APP_NAME"
+						   : "option client_id: required with rest_url");
+		return -1;
+	}
+	const json_t *from = json_object_get(opts, "history_from"), *to = json_object_get(opts, "history_to");
+	if ((from && !json_is_string(from)) || (to && !json_is_string(to)) || (!from != !to)) {
+		snprintf(err, err_size, "options history_from/history_to: give both, as \"yyyyMMddHH\" strings");
+		return -1;
+	}
+	const json_t *ps = json_object_get(opts, "page_size"), *rate = json_object_get(opts, "rate_per_second");
+	if (ps && (!json_is_integer(ps) || json_integer_value(ps) < 1 || json_integer_value(ps) > 100)) {
+		snprintf(err, err_size, "option page_size: expected an integer from 1 to 100");
+		return -1;
+	}
+	if (rate && (!json_is_number(rate) || json_number_value(rate) <= 0)) {
+		snprintf(err, err_size, "option rate_per_second: expected a positive number");
+		return -1;
+	}
+	char *secret = read_client_secret(opts, err, err_size);
+	if (!secret)
+		return -1;
+	struct em_pull_config cfg = {
+		.host = s->host,
+		.base_url = url,
+		.client_id = client_id,
+		.client_secret = secret,
+		.hour_from = json_string_value(from),
+		.hour_to = json_string_value(to),
+		.page_size = ps ? (int)json_integer_value(ps) : 100,
+		/* Easemob's documented default limit is 100 calls/s per app for most
+		 * REST calls; stay well under it. */
+		.rate_per_second = rate ? json_number_value(rate) : 20,
+		.max_line = s->max_line,
+	};
+	s->pull = em_pull_new(&cfg, err, err_size);
+	OPENSSL_cleanse(secret, strlen(secret));
+	free(secret);
+	return s->pull ? 0 : -1;
+}
+
 static int parse_options(struct em_state *s, const json_t *opts, char *err, size_t err_size)
 {
 	if (!json_is_object(opts)) {
@@ -209,13 +307,17 @@ static int parse_options(struct em_state *s, const json_t *opts, char *err, size
 		if (!em_option_names[i]) {
 			snprintf(err, err_size,
 				 "unknown option \"%.100s\" (known: history, callbacks, callback_secret_env, "
-				 "callback_secret_file, appkey, max_line_bytes)",
+				 "callback_secret_file, appkey, max_line_bytes, rest_url, client_id, "
+				 "client_secret_env, client_secret_file, history_from, history_to, page_size, "
+				 "rate_per_second)",
 				 key);
 			return -1;
 		}
 	}
-	if (!json_object_get(opts, "history") && !json_object_get(opts, "callbacks")) {
-		snprintf(err, err_size, "options: give history and/or callbacks (a file or directory)");
+	if (!json_object_get(opts, "history") && !json_object_get(opts, "callbacks") &&
+	    !json_object_get(opts, "rest_url")) {
+		snprintf(err, err_size,
+			 "options: give history and/or callbacks (a file or directory), or rest_url for a pull");
 		return -1;
 	}
 	if (add_paths(s, opts, "history", EM_INPUT_HISTORY, err, err_size) < 0 ||
@@ -241,7 +343,9 @@ static int parse_options(struct em_state *s, const json_t *opts, char *err, size
 		}
 		s->max_line = (size_t)json_integer_value(v);
 	}
-	return load_secret(s, opts, err, err_size);
+	if (load_secret(s, opts, err, err_size) < 0)
+		return -1;
+	return parse_pull_options(s, opts, err, err_size);
 }
 
 /* --- reading --------------------------------------------------------------- */
@@ -296,9 +400,9 @@ static void set_origin(struct em_state *s)
 		 (unsigned long long)s->line);
 }
 
+/* A bad record at s->origin (set by the caller). */
 static int make_bad(struct em_state *s, const char *text, size_t len, const char *why)
 {
-	set_origin(s);
 	snprintf(s->error, sizeof(s->error), "%s", why);
 	s->raw = strndup(text, len < EM_RAW_MAX ? len : EM_RAW_MAX);
 	s->bad++;
@@ -308,7 +412,8 @@ static int make_bad(struct em_state *s, const char *text, size_t len, const char
 /* Handles one consumed line. Returns 1 when it makes a record (s->data or
  * s->error set), 0 when it makes none (blank, skipped, duplicate), -1 when out of
  * memory. */
-static int process_line(struct em_state *s, int kind, const char *text, size_t len, char *err, size_t err_size)
+static int process_line(struct em_state *s, int kind, enum em_input_kind input_kind, const char *text, size_t len,
+			char *err, size_t err_size)
 {
 	char why[512];
 	struct em_classified cls;
@@ -319,7 +424,6 @@ static int process_line(struct em_state *s, int kind, const char *text, size_t l
 	}
 	if (blank(text, len))
 		return 0;
-	enum em_input_kind input_kind = s->inputs.v[s->input].kind;
 	json_t *obj = read_record(s, input_kind, text, len, &cls, why, sizeof(why));
 	if (!obj)
 		return make_bad(s, text, len, why);
@@ -350,9 +454,8 @@ static int process_line(struct em_state *s, int kind, const char *text, size_t l
 	}
 	s->data = obj;
 	snprintf(s->source_id, sizeof(s->source_id), "%s", cls.id);
-	set_origin(s);
 	s->error[0] = '\0';
-	s->stream_index = cls.stream;
+	s->out_stream = em_stream_names[cls.stream];
 	s->produced++;
 	return 1;
 }
@@ -361,8 +464,41 @@ static int process_line(struct em_state *s, int kind, const char *text, size_t l
  * a record made, 0 with none, IM_SOURCE_END past the last input (as 2), or -1
  * (fatal, err filled). */
 #define STEP_END 2
+/* One step of the pull: a user/group record, or one line of a pulled history
+ * file handled like a history input line. */
+static int pull_step(struct em_state *s, char *err, size_t err_size)
+{
+	struct em_pull_item item;
+	int k = em_pull_next(s->pull, &item, err, err_size);
+	switch (k) {
+	case EM_PULL_END:
+		s->pull_done = 1;
+		return 0;
+	case EM_PULL_RECORD:
+		s->data = json_incref(item.data);
+		s->out_stream = item.stream;
+		snprintf(s->source_id, sizeof(s->source_id), "%s", item.source_id ? item.source_id : "");
+		snprintf(s->origin, sizeof(s->origin), "%s", item.origin);
+		s->error[0] = '\0';
+		s->produced++;
+		return 1;
+	case EM_PULL_BAD:
+		snprintf(s->origin, sizeof(s->origin), "%s", item.origin);
+		return make_bad(s, "", 0, item.error);
+	case EM_PULL_LINE:
+	case EM_PULL_TOO_LONG:
+		snprintf(s->origin, sizeof(s->origin), "%s", item.origin);
+		return process_line(s, k == EM_PULL_LINE ? EM_LINE_OK : EM_LINE_TOO_LONG, EM_INPUT_HISTORY, item.text,
+				    item.len, err, err_size);
+	default:
+		return -1;
+	}
+}
+
 static int step(struct em_state *s, char *err, size_t err_size)
 {
+	if (s->pull && !s->pull_done)
+		return pull_step(s, err, err_size);
 	if (s->input >= s->inputs.n)
 		return STEP_END;
 	const char *path = s->inputs.v[s->input].path;
@@ -381,6 +517,7 @@ static int step(struct em_state *s, char *err, size_t err_size)
 			/* A damaged file (truncated gzip...): report it once at the line it
 			 * broke on and go on with the next input. */
 			s->line = em_lines_number(s->lines) + 1;
+			set_origin(s);
 			made = make_bad(s, "", 0, why);
 		}
 		em_lines_close(s->lines);
@@ -392,7 +529,8 @@ static int step(struct em_state *s, char *err, size_t err_size)
 	}
 	s->offset = em_lines_offset(s->lines);
 	s->line = em_lines_number(s->lines);
-	return process_line(s, kind, text, len, err, err_size);
+	set_origin(s);
+	return process_line(s, kind, s->inputs.v[s->input].kind, text, len, err, err_size);
 }
 
 static int em_next(void *state, struct im_record *out, char *err, size_t err_size)
@@ -408,7 +546,7 @@ static int em_next(void *state, struct im_record *out, char *err, size_t err_siz
 		if (rc == 1)
 			break;
 	}
-	out->stream = s->data ? em_stream_names[s->stream_index] : em_stream_names[EM_STREAM_MESSAGES];
+	out->stream = s->data ? s->out_stream : em_stream_names[EM_STREAM_MESSAGES];
 	out->data = s->data;
 	out->source_id = s->data && s->source_id[0] ? s->source_id : NULL;
 	out->origin = s->origin;
@@ -421,7 +559,10 @@ static char *em_checkpoint(void *state)
 {
 	struct em_state *s = state;
 	json_t *cp;
-	if (s->input >= s->inputs.n)
+	if (s->pull && !s->pull_done) {
+		json_t *pos = em_pull_position(s->pull);
+		cp = pos ? json_pack("{so}", "pull", pos) : json_pack("{sn}", "pull");
+	} else if (s->input >= s->inputs.n)
 		cp = json_pack("{sI}", "input", (json_int_t)s->inputs.n);
 	else
 		cp = json_pack("{sIsssIsI}", "input", (json_int_t)s->input, "file", s->inputs.v[s->input].path,
@@ -432,10 +573,61 @@ static char *em_checkpoint(void *state)
 }
 
 /* Positions s just after the checkpoint by re-reading (see the file comment). */
+/* Re-reads the pulled history from its start, up to pos (NULL: to its end). */
+static int rescan_pulled_history(struct em_state *s, const json_t *pos, char *err, size_t err_size)
+{
+	json_t *start = json_pack("{ss}", "phase", "hours");
+	int rc = start ? em_pull_seek(s->pull, start, err, err_size) : -1;
+	json_decref(start);
+	if (rc < 0)
+		return -1;
+	for (;;) {
+		if (pos && !s->pull_done) {
+			json_t *now = em_pull_position(s->pull);
+			int here = now && json_equal(now, pos);
+			json_decref(now);
+			if (here)
+				return 0;
+		}
+		if (s->pull_done) {
+			if (!pos)
+				return 0;
+			snprintf(err, err_size, "checkpoint: not a position of the pulled history (did it change?)");
+			return -1;
+		}
+		if (step(s, err, err_size) < 0)
+			return -1;
+		release_record(s);
+	}
+}
+
+static int resume_pull(struct em_state *s, const json_t *pos, char *err, size_t err_size)
+{
+	if (!s->pull) {
+		snprintf(err, err_size, "checkpoint: taken during a pull, but rest_url is not set");
+		return -1;
+	}
+	if (!json_is_object(pos)) {
+		s->pull_done = 1;
+		return 0;
+	}
+	if (em_pull_position_is_history(pos))
+		return rescan_pulled_history(s, pos, err, err_size);
+	/* Users and groups leave nothing to rebuild: go straight there. */
+	return em_pull_seek(s->pull, pos, err, err_size);
+}
+
+/* Positions s just after the checkpoint by re-reading (see the file comment). */
 static int resume(struct em_state *s, const char *checkpoint, char *err, size_t err_size)
 {
 	json_error_t je;
 	json_t *cp = json_loads(checkpoint, 0, &je);
+	if (cp && json_object_get(cp, "pull")) {
+		int rc = resume_pull(s, json_object_get(cp, "pull"), err, err_size);
+		json_decref(cp);
+		s->produced = s->bad = s->duplicates = s->skipped = 0;
+		return rc;
+	}
 	json_int_t input = -1, line = 0, offset = 0;
 	const char *file = NULL;
 	if (!cp || json_unpack(cp, "{sI,s?s,s?I,s?I}", "input", &input, "file", &file, "line", &line, "offset",
@@ -454,6 +646,14 @@ static int resume(struct em_state *s, const char *checkpoint, char *err, size_t 
 	}
 	json_decref(cp);
 
+	/* The pull is behind us: its history feeds the dedupe set, the rest not. */
+	if (s->pull) {
+		if (em_pull_has_history(s->pull)) {
+			if (rescan_pulled_history(s, NULL, err, err_size) < 0)
+				return -1;
+		} else
+			s->pull_done = 1;
+	}
 	for (;;) {
 		if (s->input == (size_t)input && s->offset == (uint64_t)offset && s->line == (uint64_t)line)
 			break;
@@ -532,7 +732,7 @@ static int em_open(const struct im_host *host, const json_t *options, const char
 	}
 	if (parse_options(s, options, err, err_size) < 0)
 		goto fail;
-	if (s->inputs.n == 0) {
+	if (s->inputs.n == 0 && !s->pull) {
 		snprintf(err, err_size, "options history/callbacks: no input files found");
 		goto fail;
 	}
@@ -608,7 +808,8 @@ static int em_estimate(void *state, json_t **counts, char *err, size_t err_size)
 	return IM_SOURCE_OK;
 }
 
-static const char *const em_streams[] = {"messages", "roster", "groups", "read_acks", "recalls", NULL};
+static const char *const em_streams[] = {"messages", "roster",     "groups", "read_acks",
+					 "recalls",  "users", "chatgroups", NULL};
 
 static const struct im_source em_source = {
 	.size = sizeof(struct im_source),
@@ -617,7 +818,7 @@ static const struct im_source em_source = {
 	.version = "0.1.0",
 	.description = "Easemob / Agora Chat: hourly history files and archived post-send callbacks",
 	.streams = em_streams,
-	.capabilities = IM_SOURCE_CAP_READ | IM_SOURCE_CAP_ESTIMATE,
+	.capabilities = IM_SOURCE_CAP_READ | IM_SOURCE_CAP_ESTIMATE | IM_SOURCE_CAP_PULL,
 	.open = em_open,
 	.next = em_next,
 	.checkpoint = em_checkpoint,

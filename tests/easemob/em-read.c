@@ -7,8 +7,9 @@
  *   {"stream":..,"source_id":..,"origin":..,"data":..}  or  {..,"error":..,"raw":..}
  * -n N stops after N records; -k prints {"checkpoint": TOKEN} after every record
  * (and once at the end); -e prints the estimate first; -q prints only the
- * number of good and bad records (for measuring the plugin alone). The host it hands to the
- * plugin logs to stderr, parses JSON with Jansson and has no HTTP.
+ * number of good and bad records (for measuring the plugin alone). The host
+ * handed to the plugin is the runner's own (src/host.c: logging, HTTP with
+ * retries and rate limits, JSON limits).
  * Exit status: 0 done, 1 a call failed (message on stderr), 2 usage. */
 #include <jansson.h>
 #include <ltdl.h>
@@ -20,35 +21,7 @@
 
 #include <immigrate/source.h>
 
-static void host_log(void *ctx, int level, const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "easemob[%d]: ", level);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-static int host_http(void *ctx, const struct im_http_request *req, struct im_http_response *resp, char *err,
-		     size_t err_size)
-{
-	snprintf(err, err_size, "em-read has no HTTP");
-	return IM_SOURCE_ERROR;
-}
-
-static void host_http_free(void *ctx, struct im_http_response *resp)
-{
-}
-
-static json_t *host_json_parse(void *ctx, const char *text, size_t len, char *err, size_t err_size)
-{
-	json_error_t e;
-	json_t *v = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e);
-	if (!v)
-		snprintf(err, err_size, "line %d column %d: %s", e.line, e.column, e.text);
-	return v;
-}
+#include "host.h"
 
 static void print_checkpoint(const struct im_source *src, void *state)
 {
@@ -93,6 +66,7 @@ int main(int argc, char **argv)
 	}
 	int status = 1;
 	void *state = NULL;
+	struct im_host *host = NULL;
 	const struct im_source *src = NULL;
 	lt_dlhandle mod = lt_dlopen(argv[optind]);
 	if (!mod) {
@@ -105,17 +79,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "em-read: %s: not an ABI %d source plugin\n", argv[optind], IMMIGRATE_SOURCE_ABI);
 		goto out;
 	}
-	struct im_host host = {
-		.size = sizeof(host),
-		.abi = IMMIGRATE_SOURCE_ABI,
-		.ctx = NULL,
-		.log = host_log,
-		.http = host_http,
-		.http_free = host_http_free,
-		.json_parse = host_json_parse,
-	};
+	struct im_host_config cfg = {.plugin_name = "easemob", .max_retries = 2};
+	host = im_host_new(&cfg);
+	if (!host) {
+		fprintf(stderr, "em-read: cannot make a host\n");
+		goto out;
+	}
 	char err[1024] = "";
-	if (src->open(&host, options, checkpoint, &state, err, sizeof(err)) != IM_SOURCE_OK) {
+	if (src->open(host, options, checkpoint, &state, err, sizeof(err)) != IM_SOURCE_OK) {
 		fprintf(stderr, "em-read: open: %s\n", err);
 		src->close(state);
 		state = NULL;
@@ -171,6 +142,7 @@ int main(int argc, char **argv)
 out:
 	if (src && state)
 		src->close(state);
+	im_host_free(host);
 	json_decref(options);
 	if (mod)
 		lt_dlclose(mod);
