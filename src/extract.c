@@ -354,6 +354,8 @@ static int run(const struct im_job *job, struct im_stage *st, const char *plugin
 			return 0;
 		}
 		stats->resumed = rc == 0;
+		if (!out && im_stage_bulk_begin(st, err, err_size) < 0)
+			return -1;
 	}
 	struct im_transform *t = NULL;
 	if (im_transform_open(job, st, out, &t, err, err_size) < 0) {
@@ -455,6 +457,8 @@ static int run(const struct im_job *job, struct im_stage *st, const char *plugin
 			/* The end of input and what finish() made land together: a crash
 			 * before this commit re-reads the tail and runs finish() again. */
 			if (commit_batch(st, &s, key, ended && !limit, 0, err, err_size) < 0)
+				result = -1;
+			else if (ended && im_stage_bulk_end(st, err, err_size) < 0)
 				result = -1;
 		} else if (im_stage_in_transaction(st)) {
 			/* Records staged since the last checkpoint are consistent with the

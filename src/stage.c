@@ -37,10 +37,9 @@ static const char schema_sql[] =
 	" source_id TEXT, origin TEXT, data TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS records(id INTEGER PRIMARY KEY, kind TEXT NOT NULL,"
 	" conv TEXT NOT NULL, ord INTEGER NOT NULL, seq INTEGER NOT NULL, payload TEXT NOT NULL,"
-	" source_id TEXT, dedupe_key TEXT NOT NULL UNIQUE, raw_id INTEGER,"
+	" source_id TEXT, dedupe_hash INTEGER NOT NULL UNIQUE, dedupe_key TEXT NOT NULL, raw_id INTEGER,"
 	" status INTEGER NOT NULL DEFAULT 0, batch INTEGER, attempts INTEGER NOT NULL DEFAULT 0,"
 	" last_code INTEGER, retry_at INTEGER);"
-	"CREATE INDEX IF NOT EXISTS records_sched ON records(kind, status, conv, ord, seq);"
 	"CREATE TABLE IF NOT EXISTS dead_letters(id INTEGER PRIMARY KEY, record_id INTEGER,"
 	" raw_id INTEGER, stage TEXT NOT NULL, kind TEXT, origin TEXT, raw TEXT, payload TEXT,"
 	" code INTEGER, reason TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
@@ -116,6 +115,31 @@ static int check_schema(struct im_stage *st, char *err, size_t err_size)
 	return 0;
 }
 
+static const char sched_index_sql[] =
+	"CREATE INDEX IF NOT EXISTS records_sched ON records(kind, status, conv, ord, seq)";
+
+/* An extract that has not reached the end of its source builds the scheduling
+ * index when it ends (im_stage_bulk_end); until then nobody schedules loads. */
+static int extract_in_progress(struct im_stage *st)
+{
+	sqlite3_stmt *s = NULL;
+	int busy = 0;
+	if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM checkpoints WHERE done = 0 LIMIT 1", -1, &s, NULL) == SQLITE_OK)
+		busy = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_finalize(s);
+	return busy;
+}
+
+int im_stage_bulk_begin(struct im_stage *st, char *err, size_t err_size)
+{
+	return exec_sql(st, "DROP INDEX IF EXISTS records_sched", err, err_size);
+}
+
+int im_stage_bulk_end(struct im_stage *st, char *err, size_t err_size)
+{
+	return exec_sql(st, sched_index_sql, err, err_size);
+}
+
 int im_stage_open(const char *path, struct im_stage **out, char *err, size_t err_size)
 {
 	*out = NULL;
@@ -136,13 +160,14 @@ int im_stage_open(const char *path, struct im_stage **out, char *err, size_t err
 	 * for the writer's transaction instead of failing at once. */
 	sqlite3_busy_timeout(st->db, 10000);
 	if (exec_sql(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF;"
-			 "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16384;",
+			 "PRAGMA cache_size=-16384;",
 		     err, err_size) < 0 ||
 	    exec_sql(st, "BEGIN IMMEDIATE", err, err_size) < 0) {
 		im_stage_close(st);
 		return -1;
 	}
 	if (exec_sql(st, schema_sql, err, err_size) < 0 || check_schema(st, err, err_size) < 0 ||
+	    (!extract_in_progress(st) && im_stage_bulk_end(st, err, err_size) < 0) ||
 	    exec_sql(st, "COMMIT", err, err_size) < 0) {
 		im_stage_close(st);
 		return -1;
@@ -336,43 +361,98 @@ int im_stage_get_raw(struct im_stage *st, int64_t raw_id, char **data, char **st
 	return *data ? 0 : -1;
 }
 
+/* 64-bit FNV-1a with a murmur3 finaliser: the dedupe index holds 8-byte
+ * integers instead of the key text, which keeps it small enough to stay in the
+ * page cache. Collisions are resolved exactly, by the text (see below). */
+static uint64_t key_hash(const char *key)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
+		h ^= *p;
+		h *= 0x100000001b3ull;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return h;
+}
+
+/* The record holding hash h: 1 with its id when its key is key, 2 when another
+ * key holds it, 0 when free, -1 on error. */
+static int hash_owner(struct im_stage *st, int64_t h, const char *key, int64_t *id, char *err, size_t err_size)
+{
+	sqlite3_stmt *q =
+		im_stage_stmt(st, "SELECT id, dedupe_key FROM records WHERE dedupe_hash = ?1", err, err_size);
+	if (!q)
+		return -1;
+	sqlite3_bind_int64(q, 1, h);
+	int rc = sqlite3_step(q), owner = 0;
+	if (rc == SQLITE_ROW) {
+		const char *stored = (const char *)sqlite3_column_text(q, 1);
+		owner = stored && !strcmp(stored, key) ? 1 : 2;
+		if (owner == 1 && id)
+			*id = sqlite3_column_int64(q, 0);
+	} else if (rc != SQLITE_DONE) {
+		owner = -1;
+		db_fail(st, err, err_size, "looking a dedupe key up");
+	}
+	sqlite3_reset(q);
+	return owner;
+}
+
 int im_stage_put_record(struct im_stage *st, const struct im_stage_record *rec, int64_t *id,
 			char *err, size_t err_size)
 {
 	/* ON CONFLICT DO NOTHING keeps the first staging of a record: a re-run (or
 	 * a resumed run re-reading what the last checkpoint did not cover) changes
-	 * nothing, including the status of records already landed. */
-	sqlite3_stmt *s = im_stage_stmt(
-		st,
-		"INSERT INTO records(kind, conv, ord, seq, payload, source_id, dedupe_key, raw_id)"
-		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(dedupe_key) DO NOTHING",
-		err, err_size);
-	if (!s)
-		return -1;
-	sqlite3_bind_text(s, 1, rec->kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, rec->conv, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, rec->ord);
-	sqlite3_bind_int64(s, 4, rec->seq);
-	sqlite3_bind_text(s, 5, rec->payload, (int)rec->payload_len, SQLITE_STATIC);
-	bind_text_or_null(s, 6, rec->source_id);
-	sqlite3_bind_text(s, 7, rec->dedupe_key, -1, SQLITE_STATIC);
-	bind_id_or_null(s, 8, rec->raw_id);
-	if (step_done(st, s, err, err_size, "staging a record") < 0)
-		return -1;
-	if (sqlite3_changes(st->db) > 0) {
-		if (id)
-			*id = sqlite3_last_insert_rowid(st->db);
-		return IM_STAGE_NEW;
-	}
-	if (id) {
-		sqlite3_stmt *q = im_stage_stmt(st, "SELECT id FROM records WHERE dedupe_key = ?1", err, err_size);
-		if (!q)
+	 * nothing, including the status of records already landed. Two different
+	 * keys with one hash: the later one probes h+1, h+2, ...; rows are never
+	 * deleted, so a re-run follows the same probe sequence. */
+	uint64_t h = key_hash(rec->dedupe_key);
+	for (int probe = 0; probe < 16; probe++, h++) {
+		sqlite3_stmt *s = im_stage_stmt(
+			st,
+			"INSERT INTO records(kind, conv, ord, seq, payload, source_id, dedupe_hash, dedupe_key, raw_id)"
+			" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(dedupe_hash) DO NOTHING",
+			err, err_size);
+		if (!s)
 			return -1;
-		sqlite3_bind_text(q, 1, rec->dedupe_key, -1, SQLITE_STATIC);
-		*id = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
-		sqlite3_reset(q);
+		sqlite3_bind_text(s, 1, rec->kind, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, rec->conv, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 3, rec->ord);
+		sqlite3_bind_int64(s, 4, rec->seq);
+		sqlite3_bind_text(s, 5, rec->payload, (int)rec->payload_len, SQLITE_STATIC);
+		bind_text_or_null(s, 6, rec->source_id);
+		sqlite3_bind_int64(s, 7, (int64_t)h);
+		sqlite3_bind_text(s, 8, rec->dedupe_key, -1, SQLITE_STATIC);
+		bind_id_or_null(s, 9, rec->raw_id);
+		if (step_done(st, s, err, err_size, "staging a record") < 0)
+			return -1;
+		if (sqlite3_changes(st->db) > 0) {
+			if (id)
+				*id = sqlite3_last_insert_rowid(st->db);
+			return IM_STAGE_NEW;
+		}
+		int owner = hash_owner(st, (int64_t)h, rec->dedupe_key, id, err, err_size);
+		if (owner < 0)
+			return -1;
+		if (owner == 1)
+			return IM_STAGE_DUPLICATE;
+		if (owner == 0) {
+			set_err(err, err_size, "%s: staging a record: insert ignored without a conflict", st->path);
+			return -1;
+		}
 	}
-	return IM_STAGE_DUPLICATE;
+	set_err(err, err_size, "%s: staging a record: 16 dedupe hash collisions in a row", st->path);
+	return -1;
+}
+
+/* For tests: the hash a key is stored under first. */
+int64_t im_stage_dedupe_hash(const char *key)
+{
+	return (int64_t)key_hash(key);
 }
 
 int im_stage_put_dead(struct im_stage *st, const struct im_stage_dead *dl, int64_t *id, char *err,

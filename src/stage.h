@@ -30,12 +30,17 @@
  *                                      "_source_id"; derived MsgSeq/MsgRandom/Random
  *                                      are already filled in
  *       source_id TEXT,             -- the old system's id, or NULL
- *       dedupe_key TEXT NOT NULL UNIQUE,
+ *       dedupe_hash INTEGER NOT NULL UNIQUE,  -- 64-bit hash of dedupe_key
+ *                                      (collisions probe hash+1...; compare the text)
+ *       dedupe_key TEXT NOT NULL,   -- kind + identity; unique through dedupe_hash
  *       raw_id INTEGER,             -- raw.id of the native record it came from
  *       status INTEGER NOT NULL DEFAULT 0,   -- enum im_stage_status
  *       batch INTEGER, attempts INTEGER NOT NULL DEFAULT 0,
  *       last_code INTEGER, retry_at INTEGER)  -- Unix seconds
- *     index records_sched(kind, status, conv, ord, seq)
+ *     index records_sched(kind, status, conv, ord, seq): dropped while an
+ *       extract stages in bulk (im_stage_bulk_begin) and built when it reaches
+ *       the end of its source (im_stage_bulk_end, or the next im_stage_open
+ *       when no checkpoint is unfinished)
  *   dead_letters(id INTEGER PRIMARY KEY, record_id INTEGER, raw_id INTEGER,
  *       stage TEXT NOT NULL,        -- "parse" | "script" | "validate" | "api"
  *       kind TEXT, origin TEXT, raw TEXT, payload TEXT, code INTEGER,
@@ -60,7 +65,7 @@
 
 #include <sqlite3.h>
 
-#define IM_STAGE_SCHEMA_VERSION 1
+#define IM_STAGE_SCHEMA_VERSION 2
 
 struct im_stage;
 
@@ -125,6 +130,15 @@ int im_stage_put_raw(struct im_stage *st, const char *stream, const char *source
  * Returns 1 when there is no such row, 0 on success, -1 on error. */
 int im_stage_get_raw(struct im_stage *st, int64_t raw_id, char **data, char **stream,
 		     char **source_id, char **origin);
+
+/* Bulk staging: begin drops the records_sched index (maintaining it row by row
+ * costs more than building it once), end (re)creates it. Call outside a
+ * transaction or inside one; both are idempotent. */
+int im_stage_bulk_begin(struct im_stage *st, char *err, size_t err_size);
+int im_stage_bulk_end(struct im_stage *st, char *err, size_t err_size);
+
+/* The dedupe_hash a key is first tried under (exposed for tests and tools). */
+int64_t im_stage_dedupe_hash(const char *key);
 
 /* One IM record to stage. All strings borrowed for the call. */
 struct im_stage_record {

@@ -106,12 +106,51 @@ int main(void)
 	char counts[256] = "";
 	im_stage_counts(st, count_cb, counts);
 	is_str(counts, "account/pending=2;", "counts per kind and status");
+	ok(im_stage_bulk_begin(st, err, sizeof err) == 0, "bulk staging drops the scheduling index");
+	q = im_stage_stmt(st, "SELECT count(*) FROM sqlite_master WHERE name = 'records_sched'", err, sizeof err);
+	is_int(q && sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : -1, 0, "no scheduling index");
+	sqlite3_reset(q);
+	im_stage_close(st);
+	ok(im_stage_open(path, &st, err, sizeof err) == 0, "reopens while the extract is unfinished");
+	q = im_stage_stmt(st, "SELECT count(*) FROM sqlite_master WHERE name = 'records_sched'", err, sizeof err);
+	is_int(q && sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : -1, 0,
+	       "and does not build the index behind the extract's back");
+	sqlite3_reset(q);
 	is_int(im_stage_put_record(st, &r, NULL, err, sizeof err), IM_STAGE_DUPLICATE,
 	       "after reopen a re-staged record is still a duplicate");
+
+	/* A hash collision: another key already holds this key's hash. */
+	char sql[256];
+	snprintf(sql, sizeof sql,
+		 "INSERT INTO records(kind, conv, ord, seq, payload, dedupe_hash, dedupe_key)"
+		 " VALUES('account', 'x', 0, 0, '{}', %lld, 'account:[\"impostor\"]')",
+		 (long long)im_stage_dedupe_hash("account:[\"victim\"]"));
+	ok(sqlite3_exec(im_stage_db(st), sql, NULL, NULL, NULL) == SQLITE_OK, "plant a colliding row");
+	struct im_stage_record victim = rec("account:[\"victim\"]", "{}");
+	int64_t vid1 = 0, vid2 = 0;
+	is_int(im_stage_put_record(st, &victim, &vid1, err, sizeof err), IM_STAGE_NEW,
+	       "a key whose hash is taken by another key is still staged");
+	is_int(im_stage_put_record(st, &victim, &vid2, err, sizeof err), IM_STAGE_DUPLICATE,
+	       "and found again as a duplicate");
+	is_int(vid2, vid1, "the same record");
+	char *stored = NULL;
+	q = im_stage_stmt(st, "SELECT dedupe_key FROM records WHERE id = ?1", err, sizeof err);
+	sqlite3_bind_int64(q, 1, vid1);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		stored = strdup((const char *)sqlite3_column_text(q, 0));
+	sqlite3_reset(q);
+	is_str(stored, "account:[\"victim\"]", "under its own key text");
+	free(stored);
+
 	ok(im_stage_save_checkpoint(st, "src", NULL, 1, err, sizeof err) == 0, "a done checkpoint without token");
 	token = (char *)1;
 	ok(im_stage_load_checkpoint(st, "src", &token, &done, err, sizeof err) == 0 && token == NULL && done == 1,
 	   "reads back as done, no token");
+	im_stage_close(st);
+	ok(im_stage_open(path, &st, err, sizeof err) == 0, "reopens with the extract done");
+	q = im_stage_stmt(st, "SELECT count(*) FROM sqlite_master WHERE name = 'records_sched'", err, sizeof err);
+	is_int(q && sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : -1, 1, "the scheduling index is built");
+	sqlite3_reset(q);
 	im_stage_close(st);
 
 	/* Another schema version is refused rather than misread. */
