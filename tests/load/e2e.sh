@@ -36,6 +36,10 @@ load() { # load STATE [options...]
 	"$LOADRUN" --state "$TMPD/$st.db" --endpoint "http://127.0.0.1:$PORT" --sdkappid 1400000000 --admin admin \
 		--key-file "$TMPD/key" --quiet "$@"
 }
+load_bg() { # load_bg STATE: the loader in the background, its own pid in $!
+	"$LOADRUN" --state "$TMPD/$1.db" --endpoint "http://127.0.0.1:$PORT" --sdkappid 1400000000 --admin admin \
+		--key-file "$TMPD/key" --quiet &
+}
 state_is_exact() { # state_is_exact NAME
 	curl -s "http://127.0.0.1:$PORT/_sim/dump" >"$TMPD/$1.dump" && python3 "$EXPECT" "$TMPD/recs.jsonl" "$TMPD/$1.dump"
 }
@@ -74,7 +78,7 @@ start_sim kill --latency 5 --faults rate=0.05,seed=9,kinds=lost+502
 "$LOADRUN" --state "$TMPD/kill.db" --records "$TMPD/recs.jsonl" --key-file "$TMPD/key" >/dev/null 2>&1
 kills=0
 for delay in 0.15 0.3 0.2 0.45 0.1 0.35; do
-	load kill >/dev/null 2>>"$TMPD/kill.err" &
+	load_bg kill >/dev/null 2>>"$TMPD/kill.err"
 	pid=$!
 	sleep "$delay"
 	kill -9 "$pid" 2>/dev/null && kills=$((kills + 1))
@@ -85,7 +89,49 @@ is "$?" 0 "resumed load exits 0 (after $kills kills)"
 check "after SIGKILLs and resume: the target holds exactly the records" state_is_exact kill
 stop_sim
 
-# 5. A record the target refuses becomes a dead letter; the rest lands; exit 3.
+# 5. Limits above the service's: rate-limit answers slow the loader down (AIMD)
+#    and the state is still exact. The emulator runs at a tenth of the quotas.
+python3 "$GEN" --seed 12 --users 8 --c2c 60 --convs 6 --groups 2 --group-msgs 10 >"$TMPD/small.jsonl"
+cp "$TMPD/recs.jsonl" "$TMPD/recs.full"
+cp "$TMPD/small.jsonl" "$TMPD/recs.jsonl"
+start_sim throttle --qps-scale 0.1
+load throttle --records "$TMPD/recs.jsonl" --limits '{"importmsg": 400, "portrait_set": 400}' >"$TMPD/throttle.out" \
+	2>"$TMPD/throttle.err"
+is "$?" 0 "load with limits above the service's exits 0"
+check "rate-limited: the target holds exactly the records" state_is_exact throttle
+throttled=$(awk '$1 == "total" { print $9 }' "$TMPD/throttle.out")
+[ "${throttled:-0}" -gt 0 ]
+ok $? "rate-limit answers were seen and counted ($throttled)"
+stop_sim
+
+# 6. Sequential mode (--concurrency 1) lands the same state.
+start_sim seq
+load seq --records "$TMPD/recs.jsonl" --concurrency 1 >"$TMPD/seq.out" 2>"$TMPD/seq.err"
+is "$?" 0 "sequential load exits 0"
+check "sequential: the target holds exactly the records" state_is_exact seq
+stop_sim
+
+# 7. SIGTERM: stops taking work, lets in-flight requests settle, exits 1; nothing
+#    is left in flight, and a second run finishes the job exactly.
+start_sim term --latency 100
+"$LOADRUN" --state "$TMPD/term.db" --records "$TMPD/recs.jsonl" --key-file "$TMPD/key" >/dev/null 2>&1
+load_bg term >"$TMPD/term.out" 2>"$TMPD/term.err"
+pid=$!
+sleep 0.3
+kill -TERM "$pid"
+wait "$pid"
+is "$?" 1 "SIGTERM: exit 1"
+grep -q 'run the job again to resume' "$TMPD/term.err"
+ok $? "SIGTERM: says how to resume"
+inflight=$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM records WHERE status = 1").fetchone()[0])' "$TMPD/term.db")
+is "$inflight" 0 "SIGTERM: no record left in flight"
+load term >/dev/null 2>>"$TMPD/term.err"
+is "$?" 0 "resumed after SIGTERM: exit 0"
+check "after SIGTERM and resume: the target holds exactly the records" state_is_exact term
+stop_sim
+cp "$TMPD/recs.full" "$TMPD/recs.jsonl"
+
+# 8. A record the target refuses becomes a dead letter; the rest lands; exit 3.
 start_sim dead
 printf '%s\n' '{"kind":"account","UserID":"ok1"}' '{"kind":"account","UserID":"ok2"}' \
 	'{"kind":"c2c_msg","From_Account":"ok1","To_Account":"nobody","MsgTimeStamp":1500000000,"MsgSeq":1,"MsgRandom":2,"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"x"}}]}' \
@@ -98,7 +144,7 @@ grep -q '"kind":"account".*"landed":2,"dead":0' "$TMPD/dead.out"
 ok $? "the accounts landed"
 stop_sim
 
-# 6. A wrong key stops the run with a message saying what to fix.
+# 9. A wrong key stops the run with a message saying what to fix.
 start_sim auth
 printf '%s' 0000000000000000000000000000000000000000000000000000000000000000 >"$TMPD/wrong"
 chmod 600 "$TMPD/wrong"
