@@ -16,7 +16,7 @@
 enum ticket_type { T_EVENTS, T_EXEC };
 
 struct ev_copy {
-	char *origin, *event_id, *stream, *body;
+	char *origin, *event_id, *stream, *body, *platform;
 	size_t body_len;
 };
 
@@ -62,6 +62,7 @@ static const char schema_sql[] =
 	" origin TEXT NOT NULL,"
 	" event_id TEXT,"
 	" stream TEXT NOT NULL,"
+	" platform TEXT,"
 	" body TEXT NOT NULL,"
 	" received_at INTEGER NOT NULL,"
 	" status INTEGER NOT NULL DEFAULT 0,"
@@ -110,6 +111,7 @@ static void free_ticket(struct ticket *t)
 		free(t->ev[i].event_id);
 		free(t->ev[i].stream);
 		free(t->ev[i].body);
+		free(t->ev[i].platform);
 	}
 	free(t->ev);
 	if (t->free_arg)
@@ -138,6 +140,10 @@ static int run_events(struct im_outbox *ob, struct ticket *t, int64_t now)
 		sqlite3_bind_text(ob->ins, 3, e->stream, -1, SQLITE_STATIC);
 		sqlite3_bind_text(ob->ins, 4, e->body, (int)e->body_len, SQLITE_STATIC);
 		sqlite3_bind_int64(ob->ins, 5, now);
+		if (e->platform)
+			sqlite3_bind_text(ob->ins, 6, e->platform, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(ob->ins, 6);
 		int rc = sqlite3_step(ob->ins);
 		sqlite3_reset(ob->ins);
 		sqlite3_clear_bindings(ob->ins);
@@ -288,7 +294,7 @@ int im_outbox_open(const char *path, const struct im_outbox_config *cfg, struct 
 		goto fail;
 	}
 	if (prepare(ob,
-		    "INSERT INTO sync_events(origin, event_id, stream, body, received_at) VALUES(?,?,?,?,?)"
+		    "INSERT INTO sync_events(origin, event_id, stream, body, received_at, platform) VALUES(?,?,?,?,?,?)"
 		    " ON CONFLICT(origin, event_id) DO NOTHING",
 		    &ob->ins, err, err_size) < 0 ||
 	    prepare(ob, "SAVEPOINT ticket", &ob->sp, err, err_size) < 0 ||
@@ -374,8 +380,10 @@ int im_outbox_submit(struct im_outbox *ob, const struct im_outbox_event *ev, siz
 		c->origin = strdup(ev[i].origin);
 		c->event_id = dup_or_null(ev[i].event_id);
 		c->stream = strdup(ev[i].stream);
+		c->platform = dup_or_null(ev[i].platform);
 		c->body = malloc(ev[i].body_len + 1);
-		if (!c->origin || !c->stream || !c->body || (ev[i].event_id && !c->event_id)) {
+		if (!c->origin || !c->stream || !c->body || (ev[i].event_id && !c->event_id) ||
+		    (ev[i].platform && !c->platform)) {
 			free_ticket(t);
 			return -1;
 		}
@@ -498,7 +506,7 @@ int im_outbox_pending(struct im_outbox *ob, const char *origin_prefix, int64_t a
 	pthread_mutex_lock(&ob->rlock);
 	sqlite3_stmt *s = NULL;
 	int rc = sqlite3_prepare_v2(ob->rdb,
-				    "SELECT id, origin, event_id, stream, body, conv, received_at, next_at, attempts"
+				    "SELECT id, origin, event_id, stream, body, conv, received_at, next_at, attempts, platform"
 				    " FROM sync_events WHERE status = 0 AND id > ? AND substr(origin, 1, ?) = ?"
 				    " ORDER BY id LIMIT ?",
 				    -1, &s, NULL);
@@ -525,6 +533,7 @@ int im_outbox_pending(struct im_outbox *ob, const char *origin_prefix, int64_t a
 		x->received_at = sqlite3_column_int64(s, 6);
 		x->next_at = sqlite3_column_int64(s, 7);
 		x->attempts = sqlite3_column_int(s, 8);
+		x->platform = col_dup(s, 9);
 		if (!x->origin || !x->stream || !x->body)
 			fail = 1;
 	}
@@ -557,6 +566,7 @@ void im_outbox_rows_free(struct im_outbox_row *rows, size_t n)
 		free(rows[i].stream);
 		free(rows[i].body);
 		free(rows[i].conv);
+		free(rows[i].platform);
 	}
 	free(rows);
 }

@@ -12,6 +12,7 @@
  *       event_id TEXT,             -- the vendor's event id (or a digest of the
  *                                     callback body); NULL: never deduplicated
  *       stream TEXT NOT NULL,      -- CallbackCommand or the plugin's stream
+ *       platform TEXT,             -- Tencent callbacks: the OptPlatform query parameter
  *       body TEXT NOT NULL,        -- the event as JSON text
  *       received_at INTEGER NOT NULL, -- Unix ms
  *       status INTEGER NOT NULL DEFAULT 0,   -- enum im_outbox_status
@@ -73,6 +74,7 @@ struct im_outbox_event {
 	const char *stream;
 	const char *body;
 	size_t body_len;
+	const char *platform; /* may be NULL */
 };
 
 /* Called once per ticket on the committer thread after its transaction ended.
@@ -115,7 +117,7 @@ int im_outbox_exec_async(struct im_outbox *ob, int (*fn)(sqlite3 *db, void *arg)
 /* One pending event read back. All strings malloc'd; release with im_outbox_rows_free. */
 struct im_outbox_row {
 	int64_t id;
-	char *origin, *event_id, *stream, *body, *conv;
+	char *origin, *event_id, *stream, *body, *conv, *platform;
 	int64_t received_at, next_at;
 	int attempts;
 };

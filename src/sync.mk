@@ -32,3 +32,14 @@ tests_sync_test_outbox_SOURCES = tests/sync/test_outbox.c
 tests_sync_test_outbox_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS)
 tests_sync_test_outbox_LDADD = $(SYNC_TEST_LDADD)
 TESTS += tests/sync/test_outbox
+
+# Helpers of the end-to-end test: signatures, and a fake old system.
+check_PROGRAMS += tests/sync/hooksig tests/sync/fake_old
+tests_sync_hooksig_SOURCES = tests/sync/hooksig.c
+tests_sync_hooksig_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
+tests_sync_hooksig_LDADD = $(CRYPTO_LIBS)
+tests_sync_fake_old_SOURCES = tests/sync/fake_old.c
+tests_sync_fake_old_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(MHD_CFLAGS)
+tests_sync_fake_old_LDADD = $(CRYPTO_LIBS) $(MHD_LIBS) -lpthread
+TESTS += tests/sync/e2e.sh
+EXTRA_DIST += tests/sync/e2e.sh tests/sync/sync.lua

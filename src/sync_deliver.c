@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -200,6 +201,97 @@ static void dead_letter(struct im_sync_deliver *d, const struct im_outbox_row *r
 	if (im_stage_put_dead(d->p.stage, &dl, NULL, err, sizeof err) < 0)
 		im_error("sync: cannot record a dead letter for event %lld: %s", (long long)row->id, err);
 	pthread_mutex_unlock(d->p.stage_lock);
+}
+
+/* ---- echo keys: our own IM writes whose callbacks cannot be recognised ----
+ *
+ * Sns.CallbackFriendDelete / BlackListAdd / BlackListDelete carry no operator, so
+ * the intake's OptPlatform+admin filter cannot tell our writes from a user's. Before
+ * we make such a write, its expected callback is noted in the stage's id map
+ * (namespace "sync-echo", key "<command>|<From_Account>|<To_Account>", value the
+ * time in ms); a RESTAPI callback matching a fresh note consumes it and is dropped.
+ * A note older than ECHO_TTL_MS is ignored (the write failed or sent no callback). */
+#define ECHO_NS "sync-echo"
+#define ECHO_TTL_MS (10 * 60 * 1000)
+
+static const char *echo_command(const char *rest_command)
+{
+	static const char *const map[][2] = {{"friend_import", "Sns.CallbackFriendAdd"},
+					     {"friend_delete", "Sns.CallbackFriendDelete"},
+					     {"black_list_add", "Sns.CallbackBlackListAdd"},
+					     {"black_list_delete", "Sns.CallbackBlackListDelete"}};
+	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+		if (strcmp(map[i][0], rest_command) == 0)
+			return map[i][1];
+	return NULL;
+}
+
+static void expect_echo(struct im_sync_deliver *d, const struct im_sync_call *c)
+{
+	const char *cmd = echo_command(c->command);
+	const char *from = json_string_value(json_object_get(c->item, "From_Account"));
+	const char *to = json_string_value(json_object_get(c->item, "To_Account"));
+	if (!cmd || !from || !to)
+		return;
+	char key[400], when[32], err[256];
+	fmt_into(key, sizeof key, "%s|%s|%s", cmd, from, to);
+	snprintf(when, sizeof when, "%lld", (long long)im_outbox_now_ms());
+	pthread_mutex_lock(d->p.stage_lock);
+	sqlite3_stmt *s = im_stage_stmt(d->p.stage,
+					"INSERT OR REPLACE INTO idmap(namespace, old_id, new_id) VALUES(?, ?, ?)", err,
+					sizeof err);
+	if (s) {
+		sqlite3_bind_text(s, 1, ECHO_NS, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, key, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s, 3, when, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(s) != SQLITE_DONE)
+			im_warn("sync: cannot note an expected callback: %s", im_stage_errmsg(d->p.stage));
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+	}
+	pthread_mutex_unlock(d->p.stage_lock);
+}
+
+/* 1 when a fresh note for (cmd, from, to) existed; the note is removed either way. */
+static int take_echo(struct im_sync_deliver *d, const char *cmd, const char *from, const char *to)
+{
+	char key[400], *when = NULL, err[256];
+	fmt_into(key, sizeof key, "%s|%s|%s", cmd, from, to);
+	pthread_mutex_lock(d->p.stage_lock);
+	int found = im_stage_idmap_get(d->p.stage, ECHO_NS, key, &when) == 0;
+	if (found) {
+		sqlite3_stmt *s = im_stage_stmt(d->p.stage, "DELETE FROM idmap WHERE namespace = ? AND old_id = ?",
+						err, sizeof err);
+		if (s) {
+			sqlite3_bind_text(s, 1, ECHO_NS, -1, SQLITE_STATIC);
+			sqlite3_bind_text(s, 2, key, -1, SQLITE_TRANSIENT);
+			sqlite3_step(s);
+			sqlite3_reset(s);
+			sqlite3_clear_bindings(s);
+		}
+	}
+	pthread_mutex_unlock(d->p.stage_lock);
+	int fresh = found && when && im_outbox_now_ms() - strtoll(when, NULL, 10) < ECHO_TTL_MS;
+	free(when);
+	return fresh;
+}
+
+/* A RESTAPI Sns callback whose every pair is a noted write of ours. */
+static int is_sns_echo(struct im_sync_deliver *d, const struct im_outbox_row *row, const json_t *body)
+{
+	if (!row->platform || strcasecmp(row->platform, "RESTAPI") != 0 || strncmp(row->stream, "Sns.", 4) != 0)
+		return 0;
+	json_t *pairs = json_object_get(body, "PairList");
+	size_t i;
+	json_t *p;
+	int all = json_array_size(pairs) > 0;
+	json_array_foreach(pairs, i, p) {
+		const char *f = json_string_value(json_object_get(p, "From_Account"));
+		const char *t = json_string_value(json_object_get(p, "To_Account"));
+		if (!f || !t || !take_echo(d, row->stream, f, t))
+			all = 0;
+	}
+	return all;
 }
 
 /* ---- old -> new ---- */
@@ -435,8 +527,10 @@ static void process_old_to_new(struct im_sync_deliver *d, const struct im_outbox
 					break;
 				}
 			}
-			for (size_t i = 0; o->oc == OC_DELIVERED && i < n; i++)
+			for (size_t i = 0; o->oc == OC_DELIVERED && i < n; i++) {
+				expect_echo(d, &calls[i]);
 				send_call(d, &calls[i], o);
+			}
 		}
 	}
 	for (size_t i = 0; i < n; i++)
@@ -494,6 +588,12 @@ static void process_new_to_old(struct im_sync_deliver *d, const struct im_outbox
 	if (ks_has(blocked, o->conv)) {
 		json_decref(body);
 		o->oc = OC_SKIP;
+		return;
+	}
+	if (is_sns_echo(d, row, body)) {
+		json_decref(body);
+		o->oc = OC_DROPPED;
+		say(o, "echo of our own REST write");
 		return;
 	}
 	char origin[64];

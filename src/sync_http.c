@@ -236,7 +236,7 @@ static enum MHD_Result handle_callback(struct req *r)
 		json_decref(body);
 		return answer_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot hash the callback");
 	}
-	struct im_outbox_event ev = {"im", id, cmd, r->body, r->len};
+	struct im_outbox_event ev = {"im", id, cmd, r->body, r->len, plat};
 	json_decref(body);
 	submit(r, &ev, 1);
 	return MHD_YES;
@@ -428,7 +428,7 @@ static enum MHD_Result handle_source(struct req *r, const char *url)
 			bad = 1;
 			break;
 		}
-		ev[i] = (struct im_outbox_event){origin, ids[i], stream, bodies[i], strlen(bodies[i])};
+		ev[i] = (struct im_outbox_event){origin, ids[i], stream, bodies[i], strlen(bodies[i]), NULL};
 	}
 	enum MHD_Result ret = MHD_YES;
 	if (bad) {

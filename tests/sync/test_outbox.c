@@ -13,7 +13,7 @@
 
 static struct im_outbox_event ev(const char *origin, const char *id, const char *body)
 {
-	struct im_outbox_event e = {origin, id, "messages", body, strlen(body)};
+	struct im_outbox_event e = {origin, id, "messages", body, strlen(body), NULL};
 	return e;
 }
 
