@@ -20,6 +20,7 @@ static const struct im_api_info apis[] = {
 	{"sns", "friend_add", IM_FAMILY_SNS, 200, 1000},
 	{"sns", "friend_delete", IM_FAMILY_SNS, 200, 1000},
 	{"sns", "black_list_add", IM_FAMILY_SNS, 200, 1000},
+	{"sns", "black_list_delete", IM_FAMILY_SNS, 200, 1000},
 	{"sns", "friend_get", IM_FAMILY_SNS, 200, 0},
 	{"openim", "importmsg", IM_FAMILY_OPENIM, 200, 0},
 	{"openim", "admin_set_msg_read", IM_FAMILY_OPENIM, 200, 0},

@@ -26,6 +26,7 @@ static const struct {
 	{"friend_add", api_friend_add},
 	{"friend_delete", api_friend_delete},
 	{"black_list_add", api_black_list_add},
+	{"black_list_delete", api_black_list_delete},
 	{"friend_get", api_friend_get},
 	{"importmsg", api_importmsg},
 	{"admin_set_msg_read", api_admin_set_msg_read},

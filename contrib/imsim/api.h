@@ -67,6 +67,7 @@ int api_friend_import(struct api_ctx *c);
 int api_friend_add(struct api_ctx *c);
 int api_friend_delete(struct api_ctx *c);
 int api_black_list_add(struct api_ctx *c);
+int api_black_list_delete(struct api_ctx *c);
 int api_friend_get(struct api_ctx *c);
 int api_importmsg(struct api_ctx *c);
 int api_admin_set_msg_read(struct api_ctx *c);

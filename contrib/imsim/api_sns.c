@@ -1,4 +1,5 @@
-/* sns: friend_import, friend_add, friend_delete, black_list_add, friend_get (spec §4). */
+/* sns: friend_import, friend_add, friend_delete, black_list_add, black_list_delete, friend_get
+ * (spec §4). */
 #include "config.h"
 
 #include <string.h>
@@ -292,6 +293,40 @@ int api_black_list_add(struct api_ctx *c)
 	finish(c, results, failed);
 	if (json_array_size(pairs))
 		api_callback(c, "Sns.CallbackBlackListAdd", json_pack("{s:o}", "PairList", pairs));
+	else
+		json_decref(pairs);
+	return 0;
+}
+
+/* black_list_delete: {From_Account, To_Account:[...]}, the inverse of black_list_add. */
+int api_black_list_delete(struct api_ctx *c)
+{
+	const char *from;
+	const json_t *items;
+	int code = sns_from(c, &from);
+	if (code || (code = sns_items(c, "To_Account", &items)))
+		return code;
+	json_t *results = json_array(), *failed = json_array(), *pairs = json_array();
+	size_t i;
+	const json_t *to;
+	json_array_foreach(items, i, to) {
+		const char *peer = json_string_value(to);
+		if (!peer || !is_blocked(c, from, peer)) {
+			result(results, failed, to, 30001, "Err_SNS_BlackListDelete_Not_Exist");
+			continue;
+		}
+		if (db_exec(c->sim->db, "DELETE FROM blacklist WHERE owner = ? AND peer = ?", "ss", from, peer)) {
+			json_decref(results);
+			json_decref(failed);
+			json_decref(pairs);
+			return api_fail(c, 30006, "state write failed");
+		}
+		result(results, failed, to, 0, "");
+		json_array_append_new(pairs, json_pack("{s:s, s:s}", "From_Account", from, "To_Account", peer));
+	}
+	finish(c, results, failed);
+	if (json_array_size(pairs))
+		api_callback(c, "Sns.CallbackBlackListDelete", json_pack("{s:o}", "PairList", pairs));
 	else
 		json_decref(pairs);
 	return 0;

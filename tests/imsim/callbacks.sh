@@ -93,6 +93,8 @@ call sns/friend_delete '{"From_Account":"a","To_Account":["b"],"DeleteType":"Del
 is "$(commands)" "Sns.CallbackFriendDelete" "friend_delete fires Sns.CallbackFriendDelete"
 call sns/black_list_add '{"From_Account":"a","To_Account":["c"]}' >/dev/null
 is "$(commands)" "Sns.CallbackBlackListAdd" "black_list_add fires Sns.CallbackBlackListAdd"
+call sns/black_list_delete '{"From_Account":"a","To_Account":["c"]}' >/dev/null
+is "$(commands)" "Sns.CallbackBlackListDelete" "black_list_delete fires Sns.CallbackBlackListDelete"
 call sns/friend_import '{"From_Account":"b","AddFriendItem":[{"To_Account":"c","AddSource":"AddSource_Type_X"}]}' >/dev/null
 is "$(commands)" "" "friend_import fires nothing [U]"
 call profile/portrait_set '{"From_Account":"a","ProfileItem":[{"Tag":"Tag_Profile_IM_Nick","Value":"A"}]}' >/dev/null

@@ -49,6 +49,10 @@ is "$(jqr '.ResultItem[0].ResultCode' "$a")" 30515 "adding someone in your block
 a=$(call sns/friend_add '{"From_Account":"d","ForceAddFlags":1,"AddFriendItem":[{"To_Account":"c"}]}')
 is "$(jqr '.ResultItem[0].ResultCode' "$a")" 30525 "adding someone who blocklisted you: 30525"
 
+a=$(call sns/black_list_delete '{"From_Account":"c","To_Account":["d","e"]}')
+is "$(jqr '[.ResultItem[] | .To_Account + ":" + (.ResultCode|tostring)] | join(" ")' "$a")" "d:0 e:30001" \
+	"black_list_delete per-item results (not blocklisted: 30001)"
+is "$(jqr '[.blacklist[] | select(.owner=="c")] | length' "$(curl -s "$SIM_URL/_sim/dump")")" 0 "the blocklist entry is gone"
 a=$(call sns/friend_delete '{"From_Account":"a","To_Account":["b","c"],"DeleteType":"Delete_Type_Single"}')
 is "$(jqr '[.ResultItem[] | .To_Account + ":" + (.ResultCode|tostring)] | join(" ")' "$a")" "b:0 c:31704" \
 	"friend_delete: not a friend is 31704"
