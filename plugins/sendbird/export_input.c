@@ -88,19 +88,37 @@ static int wanted_member(const char *name)
 	return ends_with(name, ".json");
 }
 
-static int add_zip(struct sb_doc_list *l, const char *path, size_t *skipped, char *err, size_t err_size)
+static const char *why(struct archive *a)
+{
+	const char *s = archive_error_string(a);
+	return s ? s : "unreadable";
+}
+
+static void open_zip_reader(struct archive *a, int streamable)
+{
+	if (streamable)
+		archive_read_support_format_zip_streamable(a);
+	else
+		archive_read_support_format_zip_seekable(a);
+}
+
+/* Lists the zip's members. 0: complete; 1: the archive ended early (streamable
+ * mode: members found so far are kept); -1: unreadable or out of memory. */
+static int list_zip(struct sb_doc_list *l, const char *path, int streamable, size_t *skipped, char *err,
+		    size_t err_size)
 {
 	struct archive *a = archive_read_new();
 	struct archive_entry *e;
+	size_t first = l->n, seen_skipped = 0;
 	int r, rc = 0;
 
 	if (!a) {
 		snprintf(err, err_size, "out of memory");
 		return -1;
 	}
-	archive_read_support_format_zip(a);
+	open_zip_reader(a, streamable);
 	if (archive_read_open_filename(a, path, 65536) != ARCHIVE_OK) {
-		snprintf(err, err_size, "%s: cannot open as a zip: %s", path, archive_error_string(a));
+		snprintf(err, err_size, "%s: cannot open as a zip: %s", path, why(a));
 		archive_read_free(a);
 		return -1;
 	}
@@ -112,17 +130,54 @@ static int add_zip(struct sb_doc_list *l, const char *path, size_t *skipped, cha
 				rc = -1;
 				break;
 			}
-		} else if (skipped && archive_entry_filetype(e) == AE_IFREG) {
-			(*skipped)++;
+			l->v[l->n - 1].streamable = streamable;
+		} else if (archive_entry_filetype(e) == AE_IFREG) {
+			seen_skipped++;
 		}
-		archive_read_data_skip(a);
+		if (archive_read_data_skip(a) != ARCHIVE_OK) {
+			r = ARCHIVE_FATAL;
+			break;
+		}
 	}
 	if (rc == 0 && r != ARCHIVE_EOF) {
-		snprintf(err, err_size, "%s: damaged zip: %s", path, archive_error_string(a));
-		rc = -1;
+		snprintf(err, err_size, "%s: damaged zip: %s", path, why(a));
+		rc = streamable && l->n > first ? 1 : -1;
+	}
+	if (rc < 0) {
+		while (l->n > first) { /* forget this zip's members */
+			struct sb_doc *d = &l->v[--l->n];
+			free(d->container);
+			free(d->member);
+			free(d->name);
+		}
+	} else if (skipped) {
+		*skipped += seen_skipped;
 	}
 	archive_read_free(a);
 	return rc;
+}
+
+static int add_zip(struct sb_doc_list *l, const char *path, size_t *skipped, void (*warn)(void *, const char *),
+		   void *warn_ctx, char *err, size_t err_size)
+{
+	char first_err[512];
+	int r = list_zip(l, path, 0, skipped, first_err, sizeof(first_err));
+	if (r >= 0)
+		return 0;
+	/* No central directory (a cut download): walk the local headers instead. */
+	r = list_zip(l, path, 1, skipped, err, err_size);
+	if (r < 0) {
+		snprintf(err, err_size, "%s", first_err);
+		return -1;
+	}
+	if (warn) {
+		char msg[700];
+		snprintf(msg, sizeof(msg), "%s: the zip has no central directory (cut short?); reading its members front to "
+					   "back%s",
+			 path, r == 1 ? ", up to where it ends" : "");
+		warn(warn_ctx, msg);
+	}
+	return 0;
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -130,9 +185,16 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int add_any(struct sb_doc_list *l, const char *path, int top, size_t *skipped, char *err, size_t err_size);
+struct walk {
+	struct sb_doc_list *l;
+	size_t *skipped;
+	void (*warn)(void *, const char *);
+	void *warn_ctx;
+};
 
-static int add_dir(struct sb_doc_list *l, const char *path, size_t *skipped, char *err, size_t err_size)
+static int add_any(const struct walk *w, const char *path, int top, char *err, size_t err_size);
+
+static int add_dir(const struct walk *w, const char *path, char *err, size_t err_size)
 {
 	DIR *d = opendir(path);
 	struct dirent *de;
@@ -170,29 +232,31 @@ static int add_dir(struct sb_doc_list *l, const char *path, size_t *skipped, cha
 		qsort(names, n, sizeof(*names), cmp_names);
 	for (i = 0; i < n; i++) {
 		if (rc == 0)
-			rc = add_any(l, names[i], 0, skipped, err, err_size);
+			rc = add_any(w, names[i], 0, err, err_size);
 		free(names[i]);
 	}
 	free(names);
 	return rc;
 }
 
-static int add_any(struct sb_doc_list *l, const char *path, int top, size_t *skipped, char *err, size_t err_size)
+static int add_any(const struct walk *w, const char *path, int top, char *err, size_t err_size)
 {
+	struct sb_doc_list *l = w->l;
+	size_t *skipped = w->skipped;
 	struct stat st;
 	if (stat(path, &st) < 0) {
 		snprintf(err, err_size, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (S_ISDIR(st.st_mode))
-		return add_dir(l, path, skipped, err, err_size);
+		return add_dir(w, path, err, err_size);
 	if (!S_ISREG(st.st_mode)) {
 		if (skipped)
 			(*skipped)++;
 		return 0;
 	}
 	if (is_zip(path))
-		return add_zip(l, path, skipped, err, err_size);
+		return add_zip(l, path, skipped, w->warn, w->warn_ctx, err, err_size);
 	/* Inside a directory only JSON files count; a file named on its own is taken as is. */
 	if (!top && !ends_with(path, ".json") && !ends_with(path, ".json.gz")) {
 		if (skipped)
@@ -206,9 +270,11 @@ static int add_any(struct sb_doc_list *l, const char *path, int top, size_t *ski
 	return 0;
 }
 
-int sb_docs_add_path(struct sb_doc_list *l, const char *path, size_t *skipped, char *err, size_t err_size)
+int sb_docs_add_path(struct sb_doc_list *l, const char *path, size_t *skipped, void (*warn)(void *, const char *),
+		     void *warn_ctx, char *err, size_t err_size)
 {
-	return add_any(l, path, 1, skipped, err, err_size);
+	struct walk w = {l, skipped, warn, warn_ctx};
+	return add_any(&w, path, 1, err, err_size);
 }
 
 struct sb_doc_stream *sb_doc_open(const struct sb_doc *doc, char *err, size_t err_size)
@@ -223,13 +289,13 @@ struct sb_doc_stream *sb_doc_open(const struct sb_doc *doc, char *err, size_t er
 		return NULL;
 	}
 	if (doc->member) {
-		archive_read_support_format_zip(s->ar);
+		open_zip_reader(s->ar, doc->streamable);
 	} else {
 		archive_read_support_filter_all(s->ar);
 		archive_read_support_format_raw(s->ar);
 	}
 	if (archive_read_open_filename(s->ar, doc->container, 65536) != ARCHIVE_OK) {
-		snprintf(err, err_size, "%s: %s", doc->container, archive_error_string(s->ar));
+		snprintf(err, err_size, "%s: %s", doc->container, why(s->ar));
 		goto fail;
 	}
 	for (;;) {
@@ -239,7 +305,7 @@ struct sb_doc_stream *sb_doc_open(const struct sb_doc *doc, char *err, size_t er
 			goto fail;
 		}
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-			snprintf(err, err_size, "%s: %s", doc->name, archive_error_string(s->ar));
+			snprintf(err, err_size, "%s: %s", doc->name, why(s->ar));
 			goto fail;
 		}
 		if (!doc->member || (archive_entry_pathname(e) && strcmp(archive_entry_pathname(e), doc->member) == 0))
@@ -258,7 +324,7 @@ ssize_t sb_doc_read(void *ctx, void *buf, size_t len)
 	struct sb_doc_stream *s = ctx;
 	la_ssize_t n = archive_read_data(s->ar, buf, len);
 	if (n < 0) {
-		snprintf(s->err, sizeof(s->err), "%s", archive_error_string(s->ar));
+		snprintf(s->err, sizeof(s->err), "%s", why(s->ar));
 		return -1;
 	}
 	return (ssize_t)n;

@@ -16,6 +16,7 @@ struct sb_doc {
 	char *container; /* the file on disk */
 	char *member;    /* the zip member's path, or NULL for a plain file */
 	char *name;      /* for humans and checkpoints: "path" or "path!member" */
+	int streamable;  /* read the zip front to back (its central directory is missing) */
 };
 
 struct sb_doc_list {
@@ -25,10 +26,13 @@ struct sb_doc_list {
 
 /* Appends the documents found at path: a directory (searched recursively, entries
  * in byte order; *.json, *.json.gz and *.zip files), a zip (its *.json members in
- * archive order) or a plain file. Returns 0, or -1 with err filled (missing path,
+ * archive order) or a plain file. A zip without its central directory (a cut
+ * download) is read front to back instead, up to where it ends; the member that
+ * was cut then fails when read. Returns 0, or -1 with err filled (missing path,
  * unreadable zip, out of memory). Skipped entries are counted in *skipped when
- * skipped is not NULL. */
-int sb_docs_add_path(struct sb_doc_list *list, const char *path, size_t *skipped, char *err, size_t err_size);
+ * skipped is not NULL; warnings go to warn(ctx, message) when warn is not NULL. */
+int sb_docs_add_path(struct sb_doc_list *list, const char *path, size_t *skipped,
+		     void (*warn)(void *ctx, const char *message), void *warn_ctx, char *err, size_t err_size);
 
 /* Releases every document and the list's storage; the list can be reused. */
 void sb_docs_free(struct sb_doc_list *list);

@@ -207,13 +207,20 @@ out:
 	return rc;
 }
 
+static void warn_host(void *ctx, const char *message)
+{
+	const struct im_host *host = ctx;
+	host->log(host->ctx, IM_SOURCE_LOG_WARN, "%s", message);
+}
+
 static int add_paths(struct sb_export *x, const json_t *path, char *err, size_t err_size)
 {
 	size_t i, skipped = 0;
 	json_t *p;
 
 	if (json_is_string(path)) {
-		if (sb_docs_add_path(&x->docs, json_string_value(path), &skipped, err, err_size) < 0)
+		if (sb_docs_add_path(&x->docs, json_string_value(path), &skipped, warn_host, (void *)x->host, err,
+				     err_size) < 0)
 			return -1;
 	} else if (json_is_array(path) && json_array_size(path) > 0) {
 		json_array_foreach(path, i, p) {
@@ -221,7 +228,8 @@ static int add_paths(struct sb_export *x, const json_t *path, char *err, size_t 
 				snprintf(err, err_size, "source.path[%zu]: expected a string", i + 1);
 				return -1;
 			}
-			if (sb_docs_add_path(&x->docs, json_string_value(p), &skipped, err, err_size) < 0)
+			if (sb_docs_add_path(&x->docs, json_string_value(p), &skipped, warn_host, (void *)x->host,
+					     err, err_size) < 0)
 				return -1;
 		}
 	} else {

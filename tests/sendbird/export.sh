@@ -51,8 +51,22 @@ if command -v zip >/dev/null 2>&1; then
 		cat "$TMPD/part1" "$TMPD/part2" | cmp -s - "$TMPD/zip.jsonl" || { all_ok=1; echo "# zip resume after $k differs"; }
 	done
 	ok $all_ok "zip: resuming from checkpoints mid-member yields exactly the remainder"
+
+	# A download cut short: no central directory, the last member incomplete.
+	(cd "$EXPORT" && zip -q -0 -X "$TMPD/stored.zip" users.json channels.json messages.json)
+	head -c 7000 "$TMPD/stored.zip" >"$TMPD/cut.zip"
+	: >"$TMPD/stderr"
+	dump "{\"path\":\"$TMPD/cut.zip\"}" >"$TMPD/cut.jsonl"
+	ok $? "a cut zip does not stop the run"
+	grep -q "cut.zip: the zip has no central directory (cut short?)" "$TMPD/stderr"
+	ok $? "a cut zip is read front to back, with a warning"
+	is "$(ids <"$TMPD/cut.jsonl" | awk '{print $1}' | uniq -c | awk '{print $2 "=" $1}' | tr '\n' ' ')" "users=4 channels=4 " \
+		"the complete members still come through"
+	jq -r '.error // empty' "$TMPD/cut.jsonl" | grep -q "cut.zip!messages.json: .*read error"
+	ok $? "the cut member is a bad record naming the member and the read error"
 else
 	skip "zip not installed"; skip "zip"; skip "zip"; skip "zip"; skip "zip"
+	skip "zip"; skip "zip"; skip "zip"; skip "zip"
 fi
 
 # --- resume from every checkpoint of the directory ---------------------------
