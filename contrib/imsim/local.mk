@@ -32,6 +32,12 @@ tests_imsim_test_imrules_SOURCES = tests/imsim/test_imrules.c
 tests_imsim_test_imrules_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tests_imsim_test_imrules_LDADD = src/libimcore.la $(JANSSON_LIBS)
 TESTS += tests/imsim/test_imrules
+check_PROGRAMS += tests/imsim/test_pacing
+tests_imsim_test_pacing_SOURCES = tests/imsim/test_pacing.c contrib/imsim/ratelimit.c contrib/imsim/faults.c
+tests_imsim_test_pacing_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/contrib/imsim
+tests_imsim_test_pacing_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+tests_imsim_test_pacing_LDADD = src/libimcore.la $(JANSSON_LIBS)
+TESTS += tests/imsim/test_pacing
 # mksig: signs UserSigs for the conformance tests (key from a file, never argv).
 tests_imsim_mksig_SOURCES = tests/imsim/mksig.c
 tests_imsim_mksig_CFLAGS = $(AM_CFLAGS)
