@@ -943,7 +943,9 @@ int im_load_execute(const struct im_load_target *tg, struct im_stage *stage, con
 		/* Rotate which lane fills first, so that with few slots (--concurrency 1)
 		 * no kind waits for another independent one to finish. */
 		rotation = (rotation + 1) % IM_KIND_COUNT;
-		if (!L.fatal && !stop_requested && im_stage_begin(stage, err, sizeof err) < 0) {
+		/* The transaction opened before the last poll (holding its settlements)
+		 * also takes this pass's marks: one commit per turn of the loop. */
+		if (!im_stage_in_transaction(stage) && im_stage_begin(stage, err, sizeof err) < 0) {
 			set_fatal(&L, "%s", err);
 			break;
 		}
@@ -986,23 +988,29 @@ int im_load_execute(const struct im_load_target *tg, struct im_stage *stage, con
 			ms = 1;
 		if (ms > 100)
 			ms = 100;
-		/* Answers that arrive together settle in one transaction; killed before
-		 * the commit, their records are still in flight and recovery resends. */
+		/* Answers settle in a transaction committed with the next pass's marks;
+		 * killed before that, their records are still in flight and recovery
+		 * resends them. */
 		if (im_stage_begin(stage, err, sizeof err) < 0) {
 			set_fatal(&L, "%s", err);
 			break;
 		}
 		int got = im_tim_run(L.tim, ms);
-		if (commit_or_fail(&L) < 0)
+		if (L.stage_failed) {
+			commit_or_fail(&L);
 			break;
+		}
 		if (got < 0) {
 			set_fatal(&L, "libcurl multi interface failed");
 			break;
 		}
 		im_progress_update(L.progress, L.stats, im_pace_now(), false);
 	}
+	/* Settlements still open are kept; after a stage failure nothing is. */
+	if (im_stage_in_transaction(stage) && !L.stage_failed)
+		commit_or_fail(&L);
 	if (im_stage_in_transaction(stage))
-		im_stage_rollback(stage); /* only after a stage failure: nothing of it was sent */
+		im_stage_rollback(stage);
 	double wall = im_pace_now() - t0;
 	im_progress_update(L.progress, L.stats, im_pace_now(), true);
 	sigaction(SIGINT, &old_int, NULL);
