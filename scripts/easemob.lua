@@ -1,9 +1,9 @@
 -- Easemob / Agora Chat -> Tencent Cloud IM: the default mapping script for the
 -- easemob plugin.
 --
--- Input streams: messages (history files and message callbacks, each msg_id
--- once), roster (friend and block events), groups (muc events), read_acks,
--- recalls. The plugin adds _from/_to (user ids behind the JIDs), _from_admin,
+-- Input streams: users and chatgroups (REST pull: the current state, read
+-- first), messages (history files and message callbacks, each msg_id once),
+-- roster (friend and block events), groups (muc events), read_acks, recalls. The plugin adds _from/_to (user ids behind the JIDs), _from_admin,
 -- _group_id, _chatroom, _recalled and _acked_time (see plugins/easemob/
 -- em_record.h). What maps where, and what does not, is in doc/easemob.md.
 --
@@ -38,7 +38,27 @@ local CMD_MESSAGES = opt("cmd_messages", false) == true
 local GROUP_MEDIA = opt("group_media_elements", false) == true
 local ADD_SOURCE = "AddSource_Type_" .. opt("add_source", "Easemob")
 
-local GROUP_NAME_MAX = 30
+local GROUP_NAME_MAX, GROUP_INTRO_MAX, NICK_MAX, FACE_MAX = 30, 240, 500, 500
+local GROUP_MAX_MEMBERS = 6000
+
+-- Easemob user metadata key -> Tencent profile tag. nickname and avatarurl go
+-- into the account itself (Nick, FaceUrl). Custom tags must be created in the IM
+-- console first (letters only, at most 8 after the prefix). Keys not listed are
+-- not migrated (a warning names each one once). A function value converts.
+local GENDER = { ["1"] = "Gender_Type_Male", ["2"] = "Gender_Type_Female" }
+local PROFILE_TAGS = {
+	sign = "Tag_Profile_IM_SelfSignature",
+	gender = { tag = "Tag_Profile_IM_Gender", value = function(v)
+		return GENDER[tostring(v)] or "Gender_Type_Unknown"
+	end },
+	birth = { tag = "Tag_Profile_IM_BirthDay", value = function(v)
+		-- "1990-05-17" or "19900517" -> 19900517
+		local digits = tostring(v):gsub("%D", "")
+		return #digits == 8 and math.tointeger(tonumber(digits)) or nil
+	end },
+	-- mail  = "Tag_Profile_Custom_Mail",
+	-- phone = "Tag_Profile_Custom_Phone",
+}
 
 -- A string field, or nil for JSON null, missing, empty or non-string values.
 local function str(v)
@@ -61,6 +81,18 @@ local function num(v)
 	return nil
 end
 
+-- "org#app_alice@easemob.com/ios" or "alice" -> "alice" (REST lists name owners
+-- with the appkey prefix).
+local function bare_user(s)
+	s = str(s)
+	if not s then
+		return nil
+	end
+	s = s:match("^[^@/]*")
+	local after = s:match("^[^#_]*#[^_]*_(.+)$")
+	return str(after or s)
+end
+
 local function sorted_keys(t)
 	local keys = {}
 	for k in pairs(t) do
@@ -74,6 +106,7 @@ end
 -- Accounts: every user seen anywhere gets one, the admin account too.
 ---------------------------------------------------------------------------
 local accounts = {} -- Tencent UserID -> true once its account record was made
+local warned_keys = {} -- metadata keys without a profile tag, warned about once
 local pending = {}  -- UserIDs met by the current map() call, in order
 
 -- Accounts are only emitted when the call succeeds: a dead-lettered record keeps
@@ -232,19 +265,28 @@ end
 ---------------------------------------------------------------------------
 local groups = {} -- Easemob group id -> state
 
+-- t: the time of an event or message seen in the group (nil: none, as for the
+-- REST pull); g.first is the earliest one.
 local function group_state(gid, t)
 	local g = groups[gid]
 	if not g then
-		g = { first = t, members = {}, admins = {}, senders = {}, events = 0, msgs = 0 }
+		g = { members = {}, admins = {}, senders = {}, first_join = {}, events = 0, msgs = 0 }
 		groups[gid] = g
-	elseif t < g.first then
+	end
+	if t and (not g.first or t < g.first) then
 		g.first = t
 	end
 	return g
 end
 
 local function join(g, uid, t)
-	if uid and not g.members[uid] then
+	if not uid then
+		return
+	end
+	if t and not g.first_join[uid] then
+		g.first_join[uid] = t
+	end
+	if not g.members[uid] then
 		g.members[uid] = { join = t } -- t nil: joined at creation
 	end
 end
@@ -321,6 +363,11 @@ local MUC = {
 ---------------------------------------------------------------------------
 local friends = {} -- "a\0b" (a < b) -> {a=, b=, since=} while friends
 local blocks = {}  -- "from\0to" -> {from=, to=} while blocked
+-- Users whose contact and block lists came from the REST pull: those lists are
+-- the current state, so for them an event-derived pair missing from the lists
+-- is over.
+local rest_contacts, rest_friend = {}, {} -- uid -> true; pair key -> {a=, b=}
+local rest_blocks, rest_block = {}, {}     -- uid -> true; "from\0to" -> {from=, to=}
 
 local function pair_key(a, b)
 	if a < b then
@@ -457,7 +504,110 @@ local function map_read_ack(rec)
 	}
 end
 
+local function map_user(rec)
+	local name = str(rec.username)
+	if not name then
+		return nil, "user without username"
+	end
+	local uid = immigrate.userid(name)
+	local meta = type(rec._metadata) == "table" and rec._metadata or {}
+	local nick, face = str(meta.nickname), str(meta.avatarurl)
+	if not accounts[uid] then
+		accounts[uid] = true
+		immigrate.emit({
+			kind = "account",
+			UserID = uid,
+			Nick = nick and immigrate.truncate(nick, NICK_MAX),
+			FaceUrl = face and #face <= FACE_MAX and face or nil,
+			_source_id = "user:" .. uid,
+		})
+	end
+	local items = {}
+	for _, key in ipairs(sorted_keys(meta)) do
+		local rule = PROFILE_TAGS[key]
+		if rule then
+			local tag, value = rule, meta[key]
+			if type(rule) == "table" then
+				tag, value = rule.tag, rule.value(value)
+			elseif type(value) == "string" then
+				value = immigrate.truncate(value, 500)
+			end
+			if value ~= nil and value ~= null then
+				items[#items + 1] = { Tag = tag, Value = value }
+			end
+		elseif key ~= "nickname" and key ~= "avatarurl" and not warned_keys[key] then
+			warned_keys[key] = true
+			immigrate.log("warn", "metadata key '" .. key .. "' has no profile tag (see PROFILE_TAGS); not migrated")
+		end
+	end
+	rest_contacts[uid] = true
+	for _, c in ipairs(rec._contacts or {}) do
+		local peer = str(c) and account_for(immigrate.userid(c))
+		if peer and peer ~= uid then
+			local key, x, y = pair_key(uid, peer)
+			rest_friend[key] = { a = x, b = y }
+		end
+	end
+	rest_blocks[uid] = true
+	for _, b in ipairs(rec._blocks or {}) do
+		local peer = str(b) and account_for(immigrate.userid(b))
+		if peer and peer ~= uid then
+			rest_block[uid .. "\0" .. peer] = { from = uid, to = peer }
+		end
+	end
+	if #items > 0 then
+		return { kind = "profile", From_Account = uid, ProfileItem = items }
+	end
+	return nil
+end
+
+local function map_chatgroup(rec)
+	local gid = str(rec.groupid) or str(rec.id)
+	if not gid then
+		return nil, "chat group without groupid"
+	end
+	local created = num(rec.created)
+	local g = group_state(gid, nil)
+	g.rest = {
+		name = str(rec.name) or str(rec.groupname),
+		description = str(rec.description),
+		maxusers = math.tointeger(num(rec.maxusers)),
+		public = rec.public == true,
+		membersonly = rec.membersonly == true,
+		created = created and immigrate.seconds(math.tointeger(created) or created) or nil,
+		members = {},
+		admins = {},
+	}
+	local owner = bare_user(rec.owner)
+	for _, m in ipairs(rec._members or {}) do
+		if type(m) == "table" then
+			if m.owner then
+				owner = bare_user(m.owner) or owner
+			elseif m.member then
+				local u = bare_user(m.member)
+				if u then
+					g.rest.members[account_for(immigrate.userid(u))] = true
+				end
+			end
+		end
+	end
+	if owner then
+		g.owner = account_for(immigrate.userid(owner))
+	end
+	for _, a in ipairs(rec._admins or {}) do
+		local u = bare_user(a)
+		if u then
+			local uid = account_for(immigrate.userid(u))
+			g.rest.admins[uid] = true
+			g.rest.members[uid] = true
+		end
+	end
+	return nil
+end
+
 local STREAMS = {
+	users = map_user,
+	chatgroups = map_chatgroup,
 	messages = map_message,
 	groups = map_group_event,
 	roster = map_roster,
@@ -481,70 +631,111 @@ function map(rec, ctx)
 	return out
 end
 
+-- The group's creation time: the REST one when it precedes everything seen in
+-- the group, else one second before the first event or message (members must
+-- join, and messages be sent, after CreateTime).
+local function create_time(g)
+	local created = g.rest and g.rest.created
+	if g.first and (not created or created >= g.first) then
+		created = g.first - 1
+	end
+	return created
+end
+
+local function emit_members(g, tid, create)
+	local members, admins = g.members, g.admins
+	if g.rest then
+		-- The REST lists are the current state; events only date the joins.
+		members, admins = {}, g.rest.admins
+		for uid in pairs(g.rest.members) do
+			members[uid] = { join = g.first_join[uid] }
+		end
+	elseif g.events == 0 then
+		-- Without any muc event the members are unknown: the senders of its
+		-- messages are taken as members from creation.
+		for uid in pairs(g.senders) do
+			members[uid] = members[uid] or {}
+		end
+	end
+	for _, uid in ipairs(sorted_keys(members)) do
+		if uid ~= g.owner then
+			immigrate.emit({
+				kind = "group_member",
+				GroupId = tid,
+				Member_Account = uid,
+				Role = admins[uid] and "Admin" or nil,
+				JoinTime = members[uid].join or (create and create + 1),
+			})
+		end
+	end
+end
+
 local function finish_groups()
 	for _, gid in ipairs(sorted_keys(groups)) do
 		local g = groups[gid]
 		-- Nothing to keep: chat rooms when they are not wanted, and groups deleted
 		-- in Easemob that have no message history here.
-		if (g.room and not CHATROOMS or g.destroyed) and g.msgs == 0 then
+		if (g.room and not CHATROOMS or g.destroyed) and g.msgs == 0 and not g.rest then
 			goto continue
 		end
-		if g.room and not CHATROOMS then
+		if g.room and not CHATROOMS and not g.rest then
 			immigrate.log("warn", string.format(
 				"group %s turned out to be a chat room after %d of its messages were mapped; imported as ChatRoom",
 				gid, g.msgs))
 		end
-		-- From events alone a group has no profile: it is named by its id and was
-		-- created just before the first thing seen in it (members must join, and
-		-- messages be sent, after CreateTime).
-		local create = g.first - 1
+		local create = create_time(g)
 		local tid = immigrate.groupid(gid)
-		local owner = g.owner
+		local rest = g.rest or {}
+		local public = rest.public and not g.room
 		immigrate.emit({
 			kind = "group",
 			GroupId = tid,
-			Type = g.room and "ChatRoom" or "Private",
-			Name = immigrate.truncate(gid, GROUP_NAME_MAX),
-			Owner_Account = owner,
+			Type = g.room and "ChatRoom" or (public and "Public" or "Private"),
+			Name = immigrate.truncate(rest.name or gid, GROUP_NAME_MAX),
+			Introduction = rest.description and immigrate.truncate(rest.description, GROUP_INTRO_MAX),
+			MaxMemberCount = rest.maxusers and rest.maxusers <= GROUP_MAX_MEMBERS and rest.maxusers or nil,
+			ApplyJoinOption = public and (rest.membersonly and "NeedPermission" or "FreeAccess") or nil,
+			Owner_Account = g.owner,
 			CreateTime = create,
 			_source_id = "group:" .. gid,
 		})
-		-- Without any muc event the members are unknown: the senders of its
-		-- messages are taken as members from creation.
-		if g.events == 0 then
-			for uid in pairs(g.senders) do
-				join(g, uid, nil)
-			end
-		end
-		for _, uid in ipairs(sorted_keys(g.members)) do
-			if uid ~= owner then
-				immigrate.emit({
-					kind = "group_member",
-					GroupId = tid,
-					Member_Account = uid,
-					Role = g.admins[uid] and "Admin" or nil,
-					JoinTime = g.members[uid].join or g.first,
-				})
-			end
-		end
+		emit_members(g, tid, create)
 		::continue::
 	end
 end
 
 local function finish_roster()
-	for _, key in ipairs(sorted_keys(friends)) do
-		local f = friends[key]
+	local final_friends, final_blocks = {}, {}
+	for key, f in pairs(friends) do
+		local known = rest_contacts[f.a] or rest_contacts[f.b]
+		if not known or rest_friend[key] then
+			final_friends[key] = f
+		end
+	end
+	for key, f in pairs(rest_friend) do
+		final_friends[key] = final_friends[key] or f
+	end
+	for key, b in pairs(blocks) do
+		if not rest_blocks[b.from] then
+			final_blocks[key] = b
+		end
+	end
+	for key, b in pairs(rest_block) do
+		final_blocks[key] = b
+	end
+	for _, key in ipairs(sorted_keys(final_friends)) do
+		local f = final_friends[key]
 		-- Tencent's blocklist removes a friendship: a pair blocked either way at
-		-- the end of the archive is not imported as friends.
-		if not blocks[f.a .. "\0" .. f.b] and not blocks[f.b .. "\0" .. f.a] then
+		-- the end is not imported as friends.
+		if not final_blocks[f.a .. "\0" .. f.b] and not final_blocks[f.b .. "\0" .. f.a] then
 			immigrate.emit({ kind = "friend", From_Account = f.a, To_Account = f.b, AddSource = ADD_SOURCE,
 				AddTime = f.since })
 			immigrate.emit({ kind = "friend", From_Account = f.b, To_Account = f.a, AddSource = ADD_SOURCE,
 				AddTime = f.since })
 		end
 	end
-	for _, key in ipairs(sorted_keys(blocks)) do
-		local b = blocks[key]
+	for _, key in ipairs(sorted_keys(final_blocks)) do
+		local b = final_blocks[key]
 		immigrate.emit({ kind = "blacklist", From_Account = b.from, To_Account = b.to })
 	end
 end

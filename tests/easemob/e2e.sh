@@ -9,6 +9,7 @@ command -v curl >/dev/null 2>&1 || skip_all "curl not installed"
 [ -x "$IMSIM" ] || skip_all "immigrate-imsim not built"
 [ -x "$IMMIGRATE" ] || skip_all "immigrate not built"
 [ -f "$top_builddir/plugins/easemob/.libs/easemob.so" ] || skip_all "easemob plugin not built"
+command -v gzip >/dev/null 2>&1 || skip_all "gzip not installed"
 make_tmpdir
 printf '5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e\n' >"$TMPD/key"
 chmod 600 "$TMPD/key"
@@ -73,7 +74,60 @@ curl -s "http://127.0.0.1:$PORT/_sim/dump" >"$TMPD/dump"
 is "$(q '[(.c2c_msgs|length), (.group_msgs|length), (.members|length), (.friends|length)] | join(",")')" "$before" \
 	"the same migration again from a fresh state duplicates nothing in the target"
 
+# --- the REST pull plus the archive, into a fresh emulator ---------------------
 kill "$SIM_PID" 2>/dev/null
 wait "$SIM_PID" 2>/dev/null
+rm -f "$TMPD/port"
+"$IMSIM" --listen 127.0.0.1:0 --port-file "$TMPD/port" --sdkappid 1400000000 --admin admin \
+	--key-file "$TMPD/key" 2>>"$TMPD/imsim.log" &
+SIM_PID=$!
+mkdir "$TMPD/files"
+gzip -c "$FIX/history/2024010210.jsonl" >"$TMPD/files/h1.jsonl.gz"
+cp "$FIX/history-2024010211.jsonl" "$TMPD/files/h2.jsonl"
+EM_FAKE_CLIENT_ID=cid EM_FAKE_CLIENT_SECRET=client-secret "$top_builddir/tests/easemob/em-fake" \
+	--data "$FIX/api.json" --files-dir "$TMPD/files" --port-file "$TMPD/fake-port" &
+FAKE_PID=$!
+CLEANUP_PIDS="$SIM_PID $FAKE_PID"
+i=0
+while { [ ! -s "$TMPD/port" ] || [ ! -s "$TMPD/fake-port" ]; } && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+PORT=$(cat "$TMPD/port")
+FAKE_PORT=$(cat "$TMPD/fake-port")
+printf 'client-secret\n' >"$TMPD/client-secret"
+cat >"$TMPD/pull.lua" <<EOF
+return {
+	source = { plugin = "easemob", rest_url = "http://127.0.0.1:$FAKE_PORT/org/app", client_id = "cid",
+		   client_secret_file = "$TMPD/client-secret", history_from = "2024010210",
+		   history_to = "2024010211", rate_per_second = 1000,
+		   callbacks = "$FIX/callbacks", appkey = "acme#chat", callback_secret_env = "EM_TEST_SECRET" },
+	script = "easemob",
+	target = { endpoint = "http://127.0.0.1:$PORT", sdkappid = 1400000000, admin = "admin",
+		   key_file = "$TMPD/key" },
+	state = "$TMPD/pull.db",
+}
+EOF
+"$IMMIGRATE" run "$TMPD/pull.lua" --quiet >"$TMPD/pull.out" 2>"$TMPD/pull.err"
+rc=$?
+is $rc 3 "pull + archive: finishes with the forged callback as the only dead letter"
+[ $rc -eq 3 ] || sed 's/^/# /' "$TMPD/pull.err"
+curl -s "http://127.0.0.1:$PORT/_sim/dump" >"$TMPD/dump"
+is "$(q '[.accounts[].user_id] | length')" 111 "accounts: 5 users, 105 members of the big group, the admin account"
+is "$(q '[.profiles[] | select(.user_id=="alice") | "\(.tag)=\(.value)"] | sort | join(" ")')" \
+	"Tag_Profile_IM_BirthDay=18651126 Tag_Profile_IM_Gender=Gender_Type_Female Tag_Profile_IM_Image=https://img.example.com/alice.png Tag_Profile_IM_Nick=Alice Liddell Tag_Profile_IM_SelfSignature=curiouser" \
+	"alice's profile from her metadata"
+is "$(q '[.groups[] | "\(.group_id):\(.type):\(.name):\(.owner):\(.create_time)"] | sort | join(" ")')" \
+	"g100:Private:Team:carol:1704140000 g200:Private:g200:null:1704150359 g300:Public:Lobby:alice:1704000000 g400:Private:Big:bob:1704000000" \
+	"groups from REST (names, owners, types, creation) and from events (g200)"
+is "$(q '[.members[] | select(.group_id=="g400")] | length')" 106 "the big group: owner and 105 members"
+is "$(q '[.members[] | select(.group_id=="g100" or .group_id=="g300") | "\(.group_id):\(.account):\(.role):\(.join_time)"] | sort | join(" ")')" \
+	"g100:carol:Owner:1704140000 g100:dave:Admin:1704150060 g100:erin:Member:1704150120 g300:alice:Owner:1704000000 g300:bob:Member:1704000001" \
+	"members with roles and join times"
+is "$(q '[.group_msgs[] | "\(.group_id):\(.from_account)@\(.send_time)"] | sort | join(" ")')" \
+	"g100:carol@1704189609 g100:dave@1704190010 g300:bob@1704193205" "group history from the pulled files and the archive"
+is "$(q '[.c2c_msgs[]] | length')" 9 "one-to-one history: the same 9 messages, each once"
+is "$(q '[.friends[] | "\(.owner)>\(.peer)"] | sort | join(" ")')" "alice>bob bob>alice bob>carol carol>bob" "friends"
+is "$(q '[.blacklist[] | "\(.owner)>\(.peer)"] | join(" ")')" "dave>erin" "blocklist"
+
+kill "$SIM_PID" "$FAKE_PID" 2>/dev/null
+wait "$SIM_PID" "$FAKE_PID" 2>/dev/null
 CLEANUP_PIDS=
 done_testing

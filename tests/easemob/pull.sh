@@ -70,6 +70,29 @@ is "$(grep -c '^POST /org/app/token' "$TMPD/fake.log")" 1 "one token for the who
 ok "$(grep -c 'SECRET-IN-URL\|TOKEN-TO-STORAGE' "$TMPD/fake.log")" "neither the secret nor the token goes into a URL or to the storage host"
 ok "$(cat "$TMPD/all.raw" "$TMPD/err" | grep -c "$EM_FAKE_CLIENT_SECRET\|tok-1")" "the secret and the token appear in no output"
 
+# The default script over the pull: REST state plus events.
+"$top_builddir/tests/easemob/em-map" "$top_srcdir/scripts/easemob.lua" <"$TMPD/all.out" 2>"$TMPD/map.err" |
+	jq -c -S . >"$TMPD/mapped"
+is "$(jq -s 'map(select(.invalid or .dead)) | length' "$TMPD/mapped")" 0 "mapped: every record is valid"
+is "$(jq -s '[.[] | select(.kind=="account" and .UserID=="alice")][0] | "\(.Nick)|\(.FaceUrl)"' "$TMPD/mapped")" \
+	'"Alice Liddell|https://img.example.com/alice.png"' "metadata nickname/avatarurl -> the account's Nick/FaceUrl"
+is "$(jq -s '[.[] | select(.kind=="profile")] | map("\(.From_Account):" + (.ProfileItem | map("\(.Tag)=\(.Value)") | join(","))) | join(" ")' "$TMPD/mapped")" \
+	'"alice:Tag_Profile_IM_BirthDay=18651126,Tag_Profile_IM_Gender=Gender_Type_Female,Tag_Profile_IM_SelfSignature=curiouser"' \
+	"other metadata through PROFILE_TAGS"
+check "an unmapped metadata key is named once" grep -q "metadata key 'mail' has no profile tag" "$TMPD/map.err"
+is "$(jq -s '[.[] | select(.kind=="group") | "\(.GroupId):\(.Type):\(.Name):\(.Owner_Account):\(.CreateTime):\(.MaxMemberCount):\(.ApplyJoinOption)"] | join(" ")' "$TMPD/mapped")" \
+	'"g100:Private:Team:carol:1704140000:500:null g200:Private:g200:null:1704150359:null:null g300:Public:Lobby:alice:1704000000:200:FreeAccess g400:Private:Big:bob:1704000000:2000:null"' \
+	"groups take name, owner, creation, size and type from REST; g200 (events only) keeps its id"
+is "$(jq -s '[.[] | select(.kind=="group_member" and (.GroupId=="g100" or .GroupId=="g300")) | "\(.GroupId):\(.Member_Account):\(.Role // "Member"):\(.JoinTime)"] | join(" ")' "$TMPD/mapped")" \
+	'"g100:dave:Admin:1704150060 g100:erin:Member:1704150120 g300:bob:Member:1704000001"' \
+	"REST members, dated by their join events, else just after creation"
+is "$(jq -s '[.[] | select(.kind=="group_member" and .GroupId=="g400")] | length' "$TMPD/mapped")" 105 \
+	"all 105 members of the big group (owner aside)"
+is "$(jq -s '[.[] | select(.kind=="friend") | "\(.From_Account)>\(.To_Account)"] | join(" ")' "$TMPD/mapped")" \
+	'"alice>bob bob>alice bob>carol carol>bob"' "friends: REST contact lists and accepted events agree"
+is "$(jq -s '[.[] | select(.kind=="blacklist") | "\(.From_Account)>\(.To_Account)"] | join(" ")' "$TMPD/mapped")" \
+	'"dave>erin"' "blocks from REST"
+
 # Resume from every checkpoint: exactly the remainder.
 jq -r 'select(.checkpoint) | .checkpoint' "$TMPD/all.raw" >"$TMPD/cps"
 i=0
