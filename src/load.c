@@ -828,6 +828,21 @@ static double limit_for(const json_t *limits, const char *command)
 static int setup(struct loader *L, const struct im_load_target *tg, const struct im_load_options *opt, char *err,
 		 size_t err_size)
 {
+	if (tg->limits && !json_is_object(tg->limits)) {
+		snprintf(err, err_size, "target.limits must be a table");
+		return -1;
+	}
+	const char *key;
+	json_t *val;
+	json_object_foreach((json_t *)tg->limits, key, val) {
+		bool count = strcmp(key, "concurrency") == 0 || strcmp(key, "group_msg_batch") == 0;
+		if (count ? !json_is_integer(val) || json_integer_value(val) < 1
+			  : !json_is_number(val) || json_number_value(val) <= 0) {
+			snprintf(err, err_size, "target.limits.%s must be a %s", key,
+				 count ? "positive integer" : "positive number of calls per second");
+			return -1;
+		}
+	}
 	json_t *c = json_object_get(tg->limits, "concurrency");
 	L->concurrency = opt->concurrency > 0 ? (size_t)opt->concurrency
 			 : json_is_integer(c) && json_integer_value(c) > 0 ? (size_t)json_integer_value(c)

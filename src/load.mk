@@ -38,3 +38,9 @@ LOAD_E2E_TESTS = tests/load/e2e.sh tests/load/dlq.sh tests/load/tls.sh
 TESTS += $(LOAD_E2E_TESTS)
 EXTRA_DIST += $(LOAD_E2E_TESTS) tests/load/gen.py tests/load/expect.py
 EXTRA_DIST += bench/load.sh
+
+check_PROGRAMS += tests/load/test_progress
+tests_load_test_progress_SOURCES = tests/load/test_progress.c src/progress.c src/batch.c
+tests_load_test_progress_CFLAGS = $(LOAD_UNIT_CFLAGS)
+tests_load_test_progress_LDADD = $(JANSSON_LIBS) -lm
+TESTS += tests/load/test_progress

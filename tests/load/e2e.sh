@@ -157,4 +157,10 @@ grep -q "$(cat "$TMPD/wrong")" "$TMPD/auth.err"
 ok $((1 - $?)) "the message does not contain the key"
 stop_sim
 
+# 10. A bad limit is a configuration error naming the key.
+load badlimit --records "$TMPD/dead.jsonl" --limits '{"importmsg": -5}' >/dev/null 2>"$TMPD/badlimit.err"
+is "$?" 2 "a negative limit: exit 2"
+grep -q 'target.limits.importmsg' "$TMPD/badlimit.err"
+ok $? "the message names target.limits.importmsg"
+
 done_testing
