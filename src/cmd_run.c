@@ -35,14 +35,13 @@ static void on_signal(int sig)
 
 static void print_stats(const struct im_extract_stats *st, struct im_stage *stage)
 {
-	if (st->already_done) {
+	if (st->already_done)
 		printf("extract: the source had been read to its end by an earlier run\n");
-		return;
-	}
-	printf("extract: %llu native records%s -> %llu IM records made\n", (unsigned long long)st->native,
-	       st->resumed ? " (resumed)" : "", (unsigned long long)st->made);
+	else
+		printf("extract: %llu native records%s -> %llu IM records made\n", (unsigned long long)st->native,
+		       st->resumed ? " (resumed)" : "", (unsigned long long)st->made);
 	for (int k = 0; k < IM_KIND_COUNT; k++)
-		if (st->staged[k])
+		if (!st->already_done && st->staged[k])
 			printf("  %-13s %llu new\n", im_kind_name(k), (unsigned long long)st->staged[k]);
 	if (st->duplicates)
 		printf("  %llu already staged (deduplicated)\n", (unsigned long long)st->duplicates);
