@@ -53,6 +53,13 @@ struct im_outbox {
 	uint64_t generation;
 	pthread_t thread;
 
+	/* WAL checkpoints run here, not inside the committer's commits, so that
+	 * copying pages back into the database never delays an acknowledgement. */
+	sqlite3 *cdb;
+	pthread_t checkpointer;
+	int ck_started;
+	uint64_t ck_done_commits;
+
 	struct im_outbox_stats st;
 };
 
@@ -259,6 +266,32 @@ static void *committer(void *arg)
 	return NULL;
 }
 
+/* Every 100 ms, a passive checkpoint when commits happened since the last one.
+ * Passive: it never waits for the writer, it copies what it can. */
+static void *checkpointer(void *arg)
+{
+	struct im_outbox *ob = arg;
+	pthread_mutex_lock(&ob->lock);
+	while (!ob->stopping) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 100 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&ob->stored, &ob->lock, &until);
+		if (ob->stopping || ob->st.commits == ob->ck_done_commits)
+			continue;
+		ob->ck_done_commits = ob->st.commits;
+		pthread_mutex_unlock(&ob->lock);
+		sqlite3_wal_checkpoint_v2(ob->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		pthread_mutex_lock(&ob->lock);
+	}
+	pthread_mutex_unlock(&ob->lock);
+	return NULL;
+}
+
 static int prepare(struct im_outbox *ob, const char *sql, sqlite3_stmt **s, char *err, size_t err_size)
 {
 	if (sqlite3_prepare_v2(ob->wdb, sql, -1, s, NULL) != SQLITE_OK) {
@@ -286,8 +319,10 @@ int im_outbox_open(const char *path, const struct im_outbox_config *cfg, struct 
 	pthread_cond_init(&ob->stored, NULL);
 	ob->tail = &ob->head;
 	char *msg = NULL;
-	if (open_conn(path, full, &ob->wdb, err, err_size) < 0 || open_conn(path, 0, &ob->rdb, err, err_size) < 0)
+	if (open_conn(path, full, &ob->wdb, err, err_size) < 0 || open_conn(path, 0, &ob->rdb, err, err_size) < 0 ||
+	    open_conn(path, full, &ob->cdb, err, err_size) < 0)
 		goto fail;
+	sqlite3_wal_autocheckpoint(ob->wdb, 0);
 	if (sqlite3_exec(ob->wdb, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
 		snprintf(err, err_size, "%s: creating the outbox tables: %s", path, msg ? msg : "?");
 		sqlite3_free(msg);
@@ -306,6 +341,8 @@ int im_outbox_open(const char *path, const struct im_outbox_config *cfg, struct 
 		goto fail;
 	}
 	ob->started = 1;
+	if (pthread_create(&ob->checkpointer, NULL, checkpointer, ob) == 0)
+		ob->ck_started = 1;
 	*out = ob;
 	return 0;
 fail:
@@ -324,12 +361,15 @@ void im_outbox_close(struct im_outbox *ob)
 	pthread_mutex_unlock(&ob->lock);
 	if (ob->started)
 		pthread_join(ob->thread, NULL);
+	if (ob->ck_started)
+		pthread_join(ob->checkpointer, NULL);
 	sqlite3_finalize(ob->ins);
 	sqlite3_finalize(ob->sp);
 	sqlite3_finalize(ob->sp_release);
 	sqlite3_finalize(ob->sp_rollback);
 	sqlite3_close(ob->wdb);
 	sqlite3_close(ob->rdb);
+	sqlite3_close(ob->cdb);
 	pthread_mutex_destroy(&ob->lock);
 	pthread_mutex_destroy(&ob->rlock);
 	pthread_cond_destroy(&ob->work);
@@ -575,12 +615,19 @@ int im_outbox_mark(sqlite3 *db, int64_t id, enum im_outbox_status status, int at
 		   const char *conv, const char *error)
 {
 	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(db,
-			       "UPDATE sync_events SET status = ?, attempts = ?, next_at = ?,"
-			       " conv = coalesce(?, conv), last_error = ?,"
-			       " done_at = CASE WHEN ? = 0 THEN NULL ELSE ? END WHERE id = ?",
-			       -1, &s, NULL) != SQLITE_OK)
+	/* The committer's connection keeps prepared statements in its cache only
+	 * through sqlite3_prepare_v3(PERSISTENT) callers; marks come in pages, so
+	 * the prepare is amortised by im_outbox_mark_many. */
+	if (sqlite3_prepare_v2(db, IM_OUTBOX_MARK_SQL, -1, &s, NULL) != SQLITE_OK)
 		return -1;
+	int rc = im_outbox_mark_stmt(s, id, status, attempts, next_at, conv, error);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int im_outbox_mark_stmt(sqlite3_stmt *s, int64_t id, enum im_outbox_status status, int attempts,
+			int64_t next_at, const char *conv, const char *error)
+{
 	sqlite3_bind_int(s, 1, (int)status);
 	sqlite3_bind_int(s, 2, attempts);
 	sqlite3_bind_int64(s, 3, next_at);
@@ -596,7 +643,8 @@ int im_outbox_mark(sqlite3 *db, int64_t id, enum im_outbox_status status, int at
 	sqlite3_bind_int64(s, 7, im_outbox_now_ms());
 	sqlite3_bind_int64(s, 8, id);
 	int rc = sqlite3_step(s);
-	sqlite3_finalize(s);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 

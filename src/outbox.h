@@ -130,9 +130,17 @@ int im_outbox_pending(struct im_outbox *ob, const char *origin_prefix, int64_t a
 		      struct im_outbox_row **rows, size_t *n);
 void im_outbox_rows_free(struct im_outbox_row *rows, size_t n);
 
-/* Marks (inside an exec function): set an event's outcome. error may be NULL. */
+/* Marks (inside an exec function): set an event's outcome. error may be NULL.
+ * conv NULL keeps the stored ordering key. Returns 0 or -1. */
 int im_outbox_mark(sqlite3 *db, int64_t id, enum im_outbox_status status, int attempts, int64_t next_at,
 		   const char *conv, const char *error);
+/* The same with a statement the caller prepared from IM_OUTBOX_MARK_SQL on db
+ * (to mark many events with one prepare); the statement is reset after use. */
+#define IM_OUTBOX_MARK_SQL                                                                          \
+	"UPDATE sync_events SET status = ?, attempts = ?, next_at = ?, conv = coalesce(?, conv),"  \
+	" last_error = ?, done_at = CASE WHEN ? = 0 THEN NULL ELSE ? END WHERE id = ?"
+int im_outbox_mark_stmt(sqlite3_stmt *stmt, int64_t id, enum im_outbox_status status, int attempts,
+			int64_t next_at, const char *conv, const char *error);
 
 /* Waits until events were stored since the caller last looked, timeout_ms passes,
  * or im_outbox_wake is called. *seen is the caller's cursor (start with 0, so

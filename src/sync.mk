@@ -43,3 +43,4 @@ tests_sync_fake_old_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(MHD_CFLAGS)
 tests_sync_fake_old_LDADD = $(CRYPTO_LIBS) $(MHD_LIBS) -lpthread
 TESTS += tests/sync/e2e.sh
 EXTRA_DIST += tests/sync/e2e.sh tests/sync/sync.lua
+EXTRA_DIST += contrib/systemd/immigrate-sync.service

@@ -167,11 +167,15 @@ static int marks_add(struct marks *m, int64_t id, int status, int attempts, int6
 static int apply_marks(sqlite3 *db, void *arg)
 {
 	struct marks *m = arg;
-	for (size_t i = 0; i < m->n; i++)
-		if (im_outbox_mark(db, m->v[i].id, m->v[i].status, m->v[i].attempts, m->v[i].next_at, m->v[i].conv,
-				   m->v[i].error) < 0)
-			return -1;
-	return 0;
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(db, IM_OUTBOX_MARK_SQL, -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < m->n; i++)
+		rc = im_outbox_mark_stmt(s, m->v[i].id, m->v[i].status, m->v[i].attempts, m->v[i].next_at,
+					 m->v[i].conv, m->v[i].error);
+	sqlite3_finalize(s);
+	return rc;
 }
 
 static void marks_clear(struct marks *m)
