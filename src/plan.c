@@ -376,100 +376,220 @@ static int query_count(struct im_stage *st, const char *sql, int64_t *count, cha
 	return 0;
 }
 
-/* User and group ids each kind carries, with their byte limits (spec §3.1, §6.1). */
-static const struct id_field {
-	enum im_kind kind;
-	const char *path;
-	int max_bytes;
-	const char *rule;
-} id_fields[] = {
-	{IM_KIND_ACCOUNT, "$.UserID", 32, "UserID"},
-	{IM_KIND_PROFILE, "$.From_Account", 32, "UserID"},
-	{IM_KIND_FRIEND, "$.From_Account", 32, "UserID"},
-	{IM_KIND_FRIEND, "$.To_Account", 32, "UserID"},
-	{IM_KIND_BLACKLIST, "$.From_Account", 32, "UserID"},
-	{IM_KIND_BLACKLIST, "$.To_Account", 32, "UserID"},
-	{IM_KIND_C2C_MSG, "$.From_Account", 32, "UserID"},
-	{IM_KIND_C2C_MSG, "$.To_Account", 32, "UserID"},
-	{IM_KIND_C2C_READ, "$.Report_Account", 32, "UserID"},
-	{IM_KIND_C2C_READ, "$.Peer_Account", 32, "UserID"},
-	{IM_KIND_GROUP, "$.GroupId", 47, "custom GroupId (< 48 bytes)"},
-	{IM_KIND_GROUP, "$.Owner_Account", 32, "UserID"},
-	{IM_KIND_GROUP_MEMBER, "$.Member_Account", 32, "UserID"},
-	{IM_KIND_GROUP_MSG, "$.From_Account", 32, "UserID"},
-	{IM_KIND_GROUP_UNREAD, "$.Member_Account", 32, "UserID"},
+/* Ids, message sizes and users named but not staged (spec §3.1, §5.1, §6.1, §8.3),
+ * in as few passes as a large stage allows: ids that are a record's conv are
+ * checked on the records_sched index alone; the two users of a one-to-one
+ * conversation on one record per conversation; the rest in one sequential scan
+ * of the records table (far cheaper than reading payloads in index order). Users
+ * go to a temporary table, compared with the staged accounts at the end. */
+struct id_tally {
+	int64_t n[IM_KIND_COUNT][2]; /* per kind, per id field */
+	char ex[IM_KIND_COUNT][2][128];
 };
 
-static int check_ids(struct im_stage *st, struct im_plan_warnings *w, char *err, size_t err_size)
+static void tally_id(struct id_tally *t, int k, int field, const char *id, size_t max)
 {
-	static const char *const sql =
-		"SELECT COUNT(*), MIN(json_extract(payload, ?2)) FROM records"
-		" WHERE kind = ?1 AND length(CAST(json_extract(payload, ?2) AS BLOB)) > ?3";
-	for (size_t i = 0; i < sizeof id_fields / sizeof id_fields[0]; i++) {
-		const struct id_field *f = &id_fields[i];
-		int64_t n;
-		char ex[128];
-		if (query_count(st, sql, &n, ex, sizeof ex, err, err_size, "ssi", im_kind_info(f->kind)->name,
-				f->path, (int64_t)f->max_bytes) < 0)
-			return -1;
-		if (n > 0 && add_warning(w, IM_PLAN_REFUSE, im_kind_info(f->kind)->name, n, ex,
-					 "%s over %d bytes: a %s is at most %d bytes", f->path + 2,
-					 f->max_bytes, f->rule, f->max_bytes) < 0)
-			return -1;
+	if (!id || strlen(id) <= max)
+		return;
+	if (!t->n[k][field]++)
+		copy_example(t->ex[k][field], sizeof t->ex[k][field], id);
+}
+
+static int add_user(struct im_stage *st, sqlite3_stmt *ins, const char *id, char *err, size_t err_size)
+{
+	if (!id)
+		return 0;
+	sqlite3_reset(ins);
+	sqlite3_bind_text(ins, 1, id, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(ins) != SQLITE_DONE) {
+		set_err(err, err_size, "%s: collecting users: %s", im_stage_path(st), im_stage_errmsg(st));
+		return -1;
 	}
 	return 0;
 }
 
-/* Message sizes are measured exactly (im_rules_msg_size: compact MsgBody plus
- * CloudCustomData) on the few records whose whole payload could be over the
- * warning line; the payload holds both, so it is never smaller. */
-static int check_msg_sizes(struct im_stage *st, struct im_plan_warnings *w, char *err, size_t err_size)
+/* The exact size of message id's body (im_rules_msg_size); 0 when unreadable. */
+static size_t message_size(sqlite3_stmt *get, int64_t id)
 {
-	static const char *const sql =
-		"SELECT payload, COALESCE(source_id, conv) FROM records"
-		" WHERE kind = ?1 AND length(CAST(payload AS BLOB)) > 8000";
-	static const enum im_kind kinds[] = {IM_KIND_C2C_MSG, IM_KIND_GROUP_MSG};
-	for (size_t i = 0; i < 2; i++) {
-		sqlite3_stmt *s = im_stage_stmt(st, sql, err, err_size);
-		if (!s)
-			return -1;
-		sqlite3_bind_text(s, 1, im_kind_info(kinds[i])->name, -1, SQLITE_STATIC);
-		int64_t over = 0, large = 0;
-		char ex_over[128] = "", ex_large[128] = "";
-		int rc;
-		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-			json_t *rec = json_loads((const char *)sqlite3_column_text(s, 0), 0, NULL);
-			if (!rec)
-				continue;
-			size_t size = im_rules_msg_size(json_object_get(rec, "MsgBody"),
-							json_string_value(json_object_get(rec, "CloudCustomData")));
-			const char *id = (const char *)sqlite3_column_text(s, 1);
-			if (size > 12000) {
-				if (!over++)
-					copy_example(ex_over, sizeof ex_over, id);
-			} else if (size > 8000) {
-				if (!large++)
-					copy_example(ex_large, sizeof ex_large, id);
-			}
-			json_decref(rec);
-		}
-		sqlite3_reset(s);
-		if (rc != SQLITE_DONE) {
-			set_err(err, err_size, "%s: checking message sizes: %s", im_stage_path(st),
-				im_stage_errmsg(st));
-			return -1;
-		}
-		const char *kind = im_kind_info(kinds[i])->name;
-		if (over && add_warning(w, IM_PLAN_REFUSE, kind, over, ex_over,
-					"message over 12,000 bytes (MsgBody + CloudCustomData): refused") < 0)
-			return -1;
-		if (large && add_warning(w, IM_PLAN_WARN, kind, large, ex_large,
-					 "message over 8,000 bytes: within today's 12,000-byte limit, over the "
-					 "older 8 KB one (spec §5.1 conflict)") < 0)
-			return -1;
+	size_t size = 0;
+	sqlite3_reset(get);
+	sqlite3_bind_int64(get, 1, id);
+	if (sqlite3_step(get) == SQLITE_ROW) {
+		json_t *rec = json_loads((const char *)sqlite3_column_text(get, 0), 0, NULL);
+		if (rec)
+			size = im_rules_msg_size(json_object_get(rec, "MsgBody"),
+						 json_string_value(json_object_get(rec, "CloudCustomData")));
+		json_decref(rec);
 	}
-	return 0;
+	sqlite3_reset(get);
+	return size;
 }
+
+static int kind_of(const char *name)
+{
+	for (int k = 0; name && k < IM_KIND_COUNT; k++)
+		if (strcmp(im_kind_info(k)->name, name) == 0)
+			return k;
+	return -1;
+}
+
+static int scan_records(struct im_stage *st, struct im_plan_warnings *w, char *err, size_t err_size)
+{
+	sqlite3 *db = im_stage_db(st);
+	if (sqlite3_exec(db,
+			 "CREATE TEMP TABLE IF NOT EXISTS plan_users(id TEXT PRIMARY KEY) WITHOUT ROWID;"
+			 "DELETE FROM temp.plan_users;",
+			 NULL, NULL, NULL) != SQLITE_OK) {
+		set_err(err, err_size, "%s: temporary table: %s", im_stage_path(st), sqlite3_errmsg(db));
+		return -1;
+	}
+	static const char *const sql_scan =
+		"SELECT kind, id, uid, big, COALESCE(source_id, conv) FROM (SELECT kind, id, source_id, conv, CASE kind"
+		" WHEN 'friend' THEN json_extract(payload, '$.To_Account')"
+		" WHEN 'blacklist' THEN json_extract(payload, '$.To_Account')"
+		" WHEN 'group_member' THEN json_extract(payload, '$.Member_Account')"
+		" WHEN 'group_unread' THEN json_extract(payload, '$.Member_Account')"
+		" WHEN 'group_msg' THEN json_extract(payload, '$.From_Account')"
+		" WHEN 'group' THEN json_extract(payload, '$.Owner_Account') END AS uid,"
+		" kind IN ('c2c_msg', 'group_msg') AND length(CAST(payload AS BLOB)) > 8000 AS big"
+		" FROM records NOT INDEXED) WHERE uid IS NOT NULL OR big";
+	static const char *const sql_pairs =
+		"SELECT r.kind, COALESCE(json_extract(r.payload, '$.From_Account'),"
+		" json_extract(r.payload, '$.Report_Account')), COALESCE(json_extract(r.payload, '$.To_Account'),"
+		" json_extract(r.payload, '$.Peer_Account')) FROM records r WHERE r.id IN (SELECT MIN(id) FROM records"
+		" WHERE kind IN ('c2c_msg', 'c2c_read') GROUP BY kind, status, conv)";
+	static const char *const sql_conv_ids =
+		"SELECT kind, COUNT(*), MIN(conv) FROM records WHERE kind IN ('account', 'profile', 'friend',"
+		" 'blacklist') AND length(CAST(conv AS BLOB)) > 32 GROUP BY kind";
+	static const char *const sql_conv_groups =
+		"SELECT kind, COUNT(*), MIN(conv) FROM records WHERE kind IN ('group', 'group_member', 'group_msg',"
+		" 'group_unread') AND length(CAST(conv AS BLOB)) > 47 GROUP BY kind";
+	static const char *const sql_senders =
+		"INSERT OR IGNORE INTO temp.plan_users(id) SELECT DISTINCT conv FROM records"
+		" WHERE kind IN ('profile', 'friend', 'blacklist')";
+	static const char *const sql_unknown =
+		"SELECT COUNT(*), MIN(id) FROM temp.plan_users WHERE id NOT IN"
+		" (SELECT conv FROM records WHERE kind = 'account')";
+	sqlite3_stmt *scan = NULL, *pairs = NULL, *ins = NULL, *get = NULL, *q = NULL;
+	struct id_tally *t = calloc(1, sizeof *t);
+	int64_t over[IM_KIND_COUNT] = {0}, large[IM_KIND_COUNT] = {0};
+	char ex_over[IM_KIND_COUNT][128], ex_large[IM_KIND_COUNT][128];
+	int rc = -1, step;
+	if (!t) {
+		set_err(err, err_size, "out of memory");
+		return -1;
+	}
+	if (sqlite3_prepare_v2(db, sql_scan, -1, &scan, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, sql_pairs, -1, &pairs, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO temp.plan_users(id) VALUES(?1)", -1, &ins, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT payload FROM records WHERE id = ?1", -1, &get, NULL) != SQLITE_OK) {
+		set_err(err, err_size, "%s: checking the stage: %s", im_stage_path(st), sqlite3_errmsg(db));
+		goto done;
+	}
+	while ((step = sqlite3_step(scan)) == SQLITE_ROW) {
+		int k = kind_of((const char *)sqlite3_column_text(scan, 0));
+		if (k < 0)
+			continue;
+		const char *uid = (const char *)sqlite3_column_text(scan, 2);
+		tally_id(t, k, 0, uid, 32);
+		if (uid && add_user(st, ins, uid, err, err_size) < 0)
+			goto done;
+		if (sqlite3_column_int(scan, 3)) {
+			size_t size = message_size(get, sqlite3_column_int64(scan, 1));
+			const char *id = (const char *)sqlite3_column_text(scan, 4);
+			if (size > 12000 && !over[k]++)
+				copy_example(ex_over[k], sizeof ex_over[k], id);
+			else if (size > 8000 && size <= 12000 && !large[k]++)
+				copy_example(ex_large[k], sizeof ex_large[k], id);
+		}
+	}
+	if (step != SQLITE_DONE)
+		goto db_error;
+	while ((step = sqlite3_step(pairs)) == SQLITE_ROW) {
+		int k = kind_of((const char *)sqlite3_column_text(pairs, 0));
+		for (int f = 0; f < 2 && k >= 0; f++) {
+			const char *id = (const char *)sqlite3_column_text(pairs, 1 + f);
+			tally_id(t, k, f, id, 32);
+			if (add_user(st, ins, id, err, err_size) < 0)
+				goto done;
+		}
+	}
+	if (step != SQLITE_DONE)
+		goto db_error;
+
+	static const char *const field_names[IM_KIND_COUNT][2] = {
+		[IM_KIND_FRIEND] = {"To_Account", NULL},	  [IM_KIND_BLACKLIST] = {"To_Account", NULL},
+		[IM_KIND_GROUP_MEMBER] = {"Member_Account", NULL}, [IM_KIND_GROUP_UNREAD] = {"Member_Account", NULL},
+		[IM_KIND_GROUP_MSG] = {"From_Account", NULL},	  [IM_KIND_GROUP] = {"Owner_Account", NULL},
+		[IM_KIND_C2C_MSG] = {"From_Account", "To_Account"}, [IM_KIND_C2C_READ] = {"Report_Account", "Peer_Account"},
+	};
+	for (int k = 0; k < IM_KIND_COUNT; k++)
+		for (int f = 0; f < 2; f++)
+			if (t->n[k][f] &&
+			    add_warning(w, IM_PLAN_REFUSE, im_kind_info(k)->name, t->n[k][f], t->ex[k][f],
+					"%s over 32 bytes: a UserID is at most 32 bytes%s", field_names[k][f],
+					k == IM_KIND_C2C_MSG || k == IM_KIND_C2C_READ ? " (count: conversations)" : "") < 0)
+				goto oom;
+	for (int k = 0; k < IM_KIND_COUNT; k++) {
+		if (over[k] && add_warning(w, IM_PLAN_REFUSE, im_kind_info(k)->name, over[k], ex_over[k],
+					   "message over 12,000 bytes (MsgBody + CloudCustomData): refused") < 0)
+			goto oom;
+		if (large[k] && add_warning(w, IM_PLAN_WARN, im_kind_info(k)->name, large[k], ex_large[k],
+					    "message over 8,000 bytes: within today's 12,000-byte limit, over the "
+					    "older 8 KB one (spec §5.1 conflict)") < 0)
+			goto oom;
+	}
+	/* Ids that are the conv: the index answers. */
+	for (int pass = 0; pass < 2; pass++) {
+		if (sqlite3_prepare_v2(db, pass ? sql_conv_groups : sql_conv_ids, -1, &q, NULL) != SQLITE_OK)
+			goto db_error;
+		while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+			int k = kind_of((const char *)sqlite3_column_text(q, 0));
+			if (k < 0)
+				continue;
+			const char *what = pass ? "GroupId over 47 bytes: a custom GroupId is under 48 bytes"
+				 : k == IM_KIND_ACCOUNT ? "UserID over 32 bytes: a UserID is at most 32 bytes"
+							: "From_Account over 32 bytes: a UserID is at most 32 bytes";
+			if (add_warning(w, IM_PLAN_REFUSE, im_kind_info(k)->name, sqlite3_column_int64(q, 1),
+					(const char *)sqlite3_column_text(q, 2), "%s", what) < 0)
+				goto oom;
+		}
+		sqlite3_finalize(q);
+		q = NULL;
+		if (step != SQLITE_DONE)
+			goto db_error;
+	}
+	if (sqlite3_exec(db, sql_senders, NULL, NULL, NULL) != SQLITE_OK)
+		goto db_error;
+	int64_t n;
+	char ex[128];
+	if (query_count(st, sql_unknown, &n, ex, sizeof ex, err, err_size, "") < 0)
+		goto done;
+	if (n && add_warning(w, IM_PLAN_WARN, "", n, ex,
+			     "users named by records but not staged as accounts: their records are refused "
+			     "(70107/90012/30003/40003) unless the accounts exist in the target already") < 0)
+		goto oom;
+	rc = 0;
+	goto done;
+db_error:
+	set_err(err, err_size, "%s: checking the stage: %s", im_stage_path(st), sqlite3_errmsg(db));
+	goto done;
+oom:
+	set_err(err, err_size, "out of memory");
+done:
+	sqlite3_finalize(q);
+	sqlite3_finalize(scan);
+	sqlite3_finalize(pairs);
+	sqlite3_finalize(ins);
+	sqlite3_finalize(get);
+	sqlite3_exec(db, "DELETE FROM temp.plan_users", NULL, NULL, NULL);
+	free(t);
+	return rc;
+}
+
+/* The time field ?2 of record alias a: a group message's SendTime is its ord (in
+ * the records_sched index, so its payload is never read); others from JSON. */
+#define TIME_OF(a) "(CASE WHEN " a ".kind = 'group_msg' THEN " a ".ord ELSE json_extract(" a ".payload, ?2) END)"
 
 /* Group timing rules (spec §6.3, §6.4, §8.3): history and members must come after
  * the group's CreateTime, which is the import time when the group has none. */
@@ -479,19 +599,19 @@ static int check_group_times(struct im_stage *st, struct im_plan_warnings *w, ch
 		"WITH g AS MATERIALIZED (SELECT conv, json_extract(payload, '$.CreateTime') AS ct"
 		" FROM records WHERE kind = 'group')"
 		" SELECT COUNT(*), MIN(m.conv) FROM records m JOIN g ON g.conv = m.conv"
-		" WHERE m.kind = ?1 AND g.ct IS NOT NULL AND json_extract(m.payload, ?2) < g.ct";
+		" WHERE m.kind = ?1 AND g.ct IS NOT NULL AND " TIME_OF("m") " < g.ct";
 	static const char *const sql_equal =
 		"WITH g AS MATERIALIZED (SELECT conv, json_extract(payload, '$.CreateTime') AS ct"
 		" FROM records WHERE kind = 'group')"
 		" SELECT COUNT(*), MIN(m.conv) FROM records m JOIN g ON g.conv = m.conv"
-		" WHERE m.kind = ?1 AND g.ct IS NOT NULL AND json_extract(m.payload, ?2) = g.ct";
+		" WHERE m.kind = ?1 AND g.ct IS NOT NULL AND " TIME_OF("m") " = g.ct";
 	static const char *const sql_no_ct =
 		"WITH g AS MATERIALIZED (SELECT conv FROM records WHERE kind = 'group'"
 		" AND json_type(payload, '$.CreateTime') IS NULL)"
 		" SELECT COUNT(*), MIN(m.conv) FROM records m JOIN g ON g.conv = m.conv"
-		" WHERE m.kind = ?1 AND json_type(m.payload, ?2) IS NOT NULL";
+		" WHERE m.kind = ?1 AND " TIME_OF("m") " IS NOT NULL";
 	static const char *const sql_future =
-		"SELECT COUNT(*), MIN(conv) FROM records WHERE kind = ?1 AND json_extract(payload, ?2) > ?3";
+		"SELECT COUNT(*), MIN(r.conv) FROM records r WHERE r.kind = ?1 AND " TIME_OF("r") " > ?3";
 	static const struct {
 		enum im_kind kind;
 		const char *path;
@@ -541,32 +661,6 @@ static int check_group_times(struct im_stage *st, struct im_plan_warnings *w, ch
 				     "exists in the target already") < 0)
 			return -1;
 	}
-	return 0;
-}
-
-/* Users named by records but not staged as accounts (spec §8.3: accounts first). */
-static int check_unknown_users(struct im_stage *st, struct im_plan_warnings *w, char *err, size_t err_size)
-{
-	static const char *const sql =
-		"WITH u(id) AS ("
-		" SELECT conv FROM records WHERE kind IN ('profile', 'friend', 'blacklist')"
-		" UNION SELECT json_extract(payload, '$.To_Account') FROM records"
-		"  WHERE kind IN ('friend', 'blacklist', 'c2c_msg')"
-		" UNION SELECT json_extract(payload, '$.From_Account') FROM records"
-		"  WHERE kind IN ('c2c_msg', 'group_msg')"
-		" UNION SELECT json_extract(payload, '$.Member_Account') FROM records"
-		"  WHERE kind IN ('group_member', 'group_unread')"
-		" UNION SELECT json_extract(payload, '$.Owner_Account') FROM records WHERE kind = 'group')"
-		" SELECT COUNT(*), MIN(id) FROM u WHERE id IS NOT NULL"
-		" AND id NOT IN (SELECT conv FROM records WHERE kind = 'account')";
-	int64_t n;
-	char ex[128];
-	if (query_count(st, sql, &n, ex, sizeof ex, err, err_size, "") < 0)
-		return -1;
-	if (n && add_warning(w, IM_PLAN_WARN, "", n, ex,
-			     "users named by records but not staged as accounts: their records are refused "
-			     "(70107/90012/30003/40003) unless the accounts exist in the target already") < 0)
-		return -1;
 	return 0;
 }
 
@@ -680,8 +774,7 @@ static int check_dead(struct im_stage *st, struct im_plan_warnings *w, char *err
 int im_plan_check(struct im_stage *st, const struct im_plan_config *c, struct im_plan_warnings *w,
 		  char *err, size_t err_size)
 {
-	if (check_ids(st, w, err, err_size) < 0 || check_msg_sizes(st, w, err, err_size) < 0 ||
-	    check_group_times(st, w, err, err_size) < 0 || check_unknown_users(st, w, err, err_size) < 0 ||
+	if (scan_records(st, w, err, err_size) < 0 || check_group_times(st, w, err, err_size) < 0 ||
 	    check_edition(st, c, w, err, err_size) < 0 || check_dead(st, w, err, err_size) < 0) {
 		if (err && !err[0])
 			set_err(err, err_size, "out of memory");

@@ -84,7 +84,7 @@ static void fill(void)
 	for (int i = 0; i < 25; i++)
 		putf("group_member", "g3", i, "{\"GroupId\":\"g3\",\"Member_Account\":\"u%03d\"}", i + 1);
 	for (int i = 0; i < 15; i++)
-		putf("group_msg", "g1", 2000 + i,
+		putf("group_msg", "g1", i == 3 ? 500 : 2000 + i,
 		     "{\"GroupId\":\"g1\",\"From_Account\":\"u001\",\"SendTime\":%d,\"MsgBody\":[]}",
 		     i == 3 ? 500 : 2000 + i);
 	for (int i = 0; i < 7; i++)
@@ -271,6 +271,12 @@ static void test_warnings(void)
 	struct im_plan_config c;
 	im_plan_config_defaults(&c);
 	snprintf(c.edition, sizeof c.edition, "free");
+	/* A 33-byte recipient (checked once per conversation) and a 48-byte GroupId. */
+	put("c2c_msg", "u000|y23456789012345678901234567890123", 7100,
+	    "{\"From_Account\":\"u000\",\"To_Account\":\"y23456789012345678901234567890123\",\"MsgTimeStamp\":7100,"
+	    "\"MsgBody\":[]}");
+	put("group_member", "G23456789012345678901234567890123456789012345678", 1,
+	    "{\"GroupId\":\"G23456789012345678901234567890123456789012345678\",\"Member_Account\":\"u001\"}");
 	struct im_plan_warnings w = {0};
 	char err[256] = "";
 	ok(im_plan_check(st, &c, &w, err, sizeof err) == 0, "checks run (%s)", err);
@@ -293,7 +299,11 @@ static void test_warnings(void)
 	x = find_warning(&w, "group_msg", "not staged");
 	ok(x && x->count == 1 && strcmp(x->example, "gX") == 0, "history of a group not staged");
 	x = find_warning(&w, "", "not staged as accounts");
-	ok(x && x->count == 2, "two users named but not staged (got %lld)", x ? (long long)x->count : -1LL);
+	ok(x && x->count == 3, "three users named but not staged (got %lld)", x ? (long long)x->count : -1LL);
+	x = find_warning(&w, "c2c_msg", "To_Account over 32 bytes");
+	ok(x && x->count == 1 && x->example[0] == 'y', "a 33-byte c2c recipient is refused");
+	x = find_warning(&w, "group_member", "GroupId over 47 bytes");
+	ok(x && x->count == 1, "a 48-byte GroupId is refused");
 	x = find_warning(&w, "account", "free app");
 	ok(x && x->count == 150 && x->severity == IM_PLAN_REFUSE, "250 accounts on a free app: 150 refused");
 	x = find_warning(&w, "group_member", "more than 20 members");
@@ -311,7 +321,7 @@ static void test_warnings(void)
 	is_int(json_array_size(json_object_get(pj, "warnings")), w.n, "warnings in the JSON");
 	is_int(json_integer_value(json_object_get(json_array_get(json_object_get(pj, "kinds"), IM_KIND_C2C_MSG),
 						  "calls")),
-	       1000, "JSON calls of c2c_msg");
+	       1001, "JSON calls of c2c_msg");
 	json_decref(pj);
 	im_plan_warnings_free(&w);
 }
