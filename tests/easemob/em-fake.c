@@ -217,14 +217,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	}
 	if (sscanf(path, "/metadata/user/%511s", a) == 1) {
 		json_t *m = json_object_get(json_object_get(data, "metadata"), a);
-		return reply(conn, 200, json_pack("{sO}", "data", m ? m : json_object()));
+		return reply(conn, 200, json_pack("{so}", "data", m ? json_incref(m) : json_object()));
 	}
 	if (sscanf(path, "/users/%511[^/]/%511s", a, b) == 2) {
 		const char *key = !strcmp(b, "contacts/users") ? "contacts" : !strcmp(b, "blocks/users") ? "blocks" : NULL;
 		if (!key)
 			return error(conn, 404, "not found");
 		json_t *l = json_object_get(json_object_get(data, key), a);
-		return reply(conn, 200, json_pack("{sOsi}", "data", l ? l : json_array(), "count", (int)json_array_size(l)));
+		return reply(conn, 200, json_pack("{sosi}", "data", l ? json_incref(l) : json_array(), "count",
+						  (int)json_array_size(l)));
 	}
 	if (sscanf(path, "/chatmessages/%511s", a) == 1) {
 		json_t *names = json_object_get(json_object_get(data, "history"), a);

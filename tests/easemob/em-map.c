@@ -47,7 +47,8 @@ static void dead(const struct im_script_failure *f, const char *origin)
 {
 	json_t *o = json_object();
 	/* The reason may quote cut-off text: keep what is valid UTF-8. */
-	json_object_set_new(o, "dead", json_string(f->where) ? json_string(f->where) : json_string("?"));
+	json_t *where = json_string(f->where);
+	json_object_set_new(o, "dead", where ? where : json_string("?"));
 	json_t *reason = json_string(f->reason);
 	json_object_set_new(o, "reason", reason ? reason : json_string("(not UTF-8)"));
 	if (origin)
