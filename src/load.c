@@ -660,7 +660,8 @@ static void on_answer(void *arg, const struct im_tim_reply *reply)
 	case IM_OUTCOME_TRANSIENT:
 		im_debug("%s/%s: %s (batch %lld, will retry)", ln->ki->service, ln->ki->command, v.message,
 			 (long long)b->id);
-		if (ln->kind == IM_KIND_GROUP_MSG && (v.uncertain || b->resend)) {
+		if (ln->kind == IM_KIND_GROUP_MSG && (v.uncertain || b->resend) &&
+		    b->rows[0].attempts + 1 < L->max_attempts) {
 			/* Group messages are not idempotent: find out what landed first. */
 			free(s);
 			free(reasons);
