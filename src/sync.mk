@@ -44,3 +44,9 @@ tests_sync_fake_old_LDADD = $(CRYPTO_LIBS) $(MHD_LIBS) -lpthread
 TESTS += tests/sync/e2e.sh
 EXTRA_DIST += tests/sync/e2e.sh tests/sync/sync.lua
 EXTRA_DIST += contrib/systemd/immigrate-sync.service
+
+# make bench-sync: acknowledgements per second and latency (wrk), not part of make check.
+EXTRA_DIST += bench/sync.sh bench/sync-wrk.lua
+bench-sync: immigrate
+	sh $(top_srcdir)/bench/sync.sh $(abs_top_builddir)
+.PHONY: bench-sync

@@ -693,9 +693,9 @@ static void settle(struct im_sync_deliver *d, int dir, const struct im_outbox_ro
 		/* fall through: out of attempts */
 		/* FALLTHROUGH */
 	case OC_DEAD:
-		im_sync_count(&mt->dead[dir], 1);
 		im_error("sync: event %lld (%s) is dead: %s", (long long)row->id, row->stream, o->error);
 		dead_letter(d, row, o);
+		im_sync_count(&mt->dead[dir], 1);
 		marks_add(m, row->id, IM_OUTBOX_DEAD, attempts, 0, o->conv, o->error);
 		return;
 	}

@@ -59,9 +59,15 @@ OLD_URL="$OLD/deliver"
 export OLD_URL
 touch old.log
 
+# IMMIGRATE_VALGRIND=1 runs the daemon under memcheck: any error or leak makes it
+# exit 99 at its SIGTERM stops, which the exit-status checks catch.
+SYNC_WRAP=
+if [ "${IMMIGRATE_VALGRIND:-0}" = 1 ] && [ -n "$VALGRIND" ]; then
+	SYNC_WRAP="$VALGRIND -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
+fi
 start_sync() { # start_sync LISTEN
 	rm -f sync.port
-	SYNC_LISTEN=$1 "$IMMIGRATE" sync job.lua 2>>sync.err &
+	SYNC_LISTEN=$1 $SYNC_WRAP "$IMMIGRATE" sync job.lua 2>>sync.err &
 	SYNC_PID=$!
 	pids
 	wait_for test -s sync.port
