@@ -10,6 +10,7 @@
 
 #include "host.h"
 #include "job.h"
+#include "jsonout.h"
 #include "log.h"
 #include "plugin.h"
 #include "stage.h"
@@ -291,35 +292,6 @@ int im_extract_check(const struct im_job *job, const char *plugin_dir, char *err
 	return rc < 0 ? -2 : 0;
 }
 
-/* A growable buffer for the native record's JSON text. */
-struct text {
-	char *data;
-	size_t cap;
-};
-
-static const char *dump_native(struct text *b, const json_t *data, size_t *len)
-{
-	size_t need = json_dumpb(data, b->data, b->cap, JSON_COMPACT | JSON_ENCODE_ANY);
-	if (need == 0)
-		return NULL;
-	if (need >= b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap <= need)
-			cap *= 2;
-		char *bigger = realloc(b->data, cap);
-		if (!bigger)
-			return NULL;
-		b->data = bigger;
-		b->cap = cap;
-		need = json_dumpb(data, b->data, b->cap, JSON_COMPACT | JSON_ENCODE_ANY);
-		if (need == 0 || need >= b->cap)
-			return NULL;
-	}
-	b->data[need] = '\0';
-	*len = need;
-	return b->data;
-}
-
 /* Commits the open batch with the source's checkpoint and opens the next. */
 static int commit_batch(struct im_stage *st, struct source *s, const char *key, int done, int reopen, char *err,
 			size_t err_size)
@@ -374,7 +346,7 @@ static int run(const struct im_job *job, struct im_stage *st, const char *plugin
 		im_transform_close(t);
 		return -1;
 	}
-	struct text text = {0};
+	struct im_jbuf text = {0};
 	uint64_t in_batch = 0, last_commit = now_ms();
 	int result = 0, ended = 0;
 	for (;;) {
@@ -415,7 +387,8 @@ static int run(const struct im_job *job, struct im_stage *st, const char *plugin
 		} else {
 			int64_t raw_id = 0;
 			size_t len = 0;
-			const char *native = dump_native(&text, r.data, &len);
+			const char *native = im_json_write(&text, r.data, 0) == 0 ? text.data : NULL;
+			len = text.len;
 			if (!native) {
 				snprintf(err, err_size, "out of memory");
 				result = -1;
@@ -468,7 +441,7 @@ static int run(const struct im_job *job, struct im_stage *st, const char *plugin
 				im_stage_rollback(st);
 		}
 	}
-	free(text.data);
+	im_jbuf_free(&text);
 	source_close(&s);
 	im_transform_close(t);
 	return result;

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "imrecord.h"
+#include "jsonout.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -412,21 +413,12 @@ static int check_group_ref(enum im_kind k, const json_t *rec, char *why, size_t 
 
 static int dump_sorted(struct buf *b, const json_t *v)
 {
-	const size_t flags = JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY;
-	size_t need = json_dumpb(v, b->data, b->cap, flags);
-	if (need == 0)
-		return -1;
-	if (need >= b->cap) {
-		b->len = 0;
-		if (buf_reserve(b, need))
-			return -1;
-		need = json_dumpb(v, b->data, b->cap, flags);
-		if (need == 0 || need >= b->cap)
-			return -1;
-	}
-	b->len = need;
-	b->data[need] = '\0';
-	return 0;
+	struct im_jbuf j = {b->data, b->len, b->cap};
+	int rc = im_json_write(&j, v, 1);
+	b->data = j.data;
+	b->len = j.len;
+	b->cap = j.cap;
+	return rc;
 }
 
 /* Text the derived ids hash: the source id when there is one, else the record's

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "imrecord.h"
+#include "jsonout.h"
 #include "tap.h"
 
 static struct im_validator *v;
@@ -146,6 +147,29 @@ int main(void)
 	       90001, "c2c_read with a non-numeric time");
 	is_int(prep("{\"kind\":\"group_unread\",\"GroupId\":\"g1\",\"Member_Account\":\"a\",\"UnreadMsgNum\":-1}"), 10004,
 	       "negative unread count");
+
+	/* The staging serialiser writes what Jansson's dumper writes. */
+	static const char *const samples[] = {
+		"{\"b\":1,\"a\":[true,false,null,-5,0,9223372036854775807,-9223372036854775808],\"c\":{}}",
+		"[\"quote\\\" back\\\\ nl\\n tab\\t ctl\\u0001 del\\u007f utf8 \u00e9\u65e5 slash/\",[]]",
+		"{\"r\":[1.5,-0.25,1e300,3.0,100000000000000000000.0,0.1]}",
+		"{\"zz\":{\"y\":1,\"x\":{\"b\":[{\"d\":1,\"c\":2}],\"a\":\"\"}},\"Z\":0,\"\":1,\"aa\":2,\"a\":3}",
+		"\"just a string\"", "42",
+	};
+	struct im_jbuf jb = {0};
+	for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
+		json_t *val = json_loads(samples[i], JSON_DECODE_ANY, NULL);
+		for (int sort = 0; sort <= 1; sort++) {
+			char *want = json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY | (sort ? JSON_SORT_KEYS : 0));
+			ok(val && im_json_write(&jb, val, sort) == 0 && want && !strcmp(jb.data, want),
+			   "im_json_write = json_dumps (sample %zu, sort %d)", i, sort);
+			if (want && jb.data && strcmp(jb.data, want))
+				diag("got  %s\nwant %s", jb.data, want);
+			free(want);
+		}
+		json_decref(val);
+	}
+	im_jbuf_free(&jb);
 
 	char out[40];
 	is_int(im_userid_sanitize("alice", 5, out), 0, "valid user id kept");
