@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "api.h"
-#include "state.h"
 
 /* OptPlatform values a client send may claim (spec §7.1). */
 static const char *const platforms[] = {"Web", "Android", "iOS", "Windows", "macOS", "iPad", "Unknown", NULL};
@@ -50,13 +49,14 @@ void inspect_handle(struct sim *sim, const char *method, const char *url, const 
 	*status = 200;
 	*callbacks = NULL;
 	bool get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
+	/* GET /_sim/dump is streamed by the server (server.c); other methods end here. */
 	if (!strcmp(url, "/_sim/dump") || !strcmp(url, "/_sim/stats")) {
-		if (!get) {
+		if (!get || url[6] == 'd') {
 			*out = problem(status, 405, "use GET");
 			return;
 		}
 		pthread_mutex_lock(&sim->lock);
-		*out = url[6] == 'd' ? state_dump(sim->db) : stats_json(&sim->stats);
+		*out = stats_json(&sim->stats);
 		pthread_mutex_unlock(&sim->lock);
 		return;
 	}

@@ -9,7 +9,8 @@
 
 #include "sim.h"
 
-/* GET /_sim/dump, GET /_sim/stats, POST /_sim/send_c2c, POST /_sim/send_group_msg.
+/* GET /_sim/stats, POST /_sim/send_c2c, POST /_sim/send_group_msg (GET /_sim/dump is
+ * streamed by server.c).
  * Sets *status (200, 400, 404, 405), *out (a new reference) and *callbacks (a new
  * reference or NULL). Takes sim->lock. */
 void inspect_handle(struct sim *sim, const char *method, const char *url, const char *body, size_t len,

@@ -18,6 +18,7 @@
 #include "inspect.h"
 #include "log.h"
 #include "reply.h"
+#include "state.h"
 #include "usersig.h"
 
 /* Bodies beyond this are cut off: no API takes anything near it. */
@@ -259,6 +260,64 @@ static enum MHD_Result send_json(struct MHD_Connection *mc, unsigned status, jso
 	return r;
 }
 
+/* GET /_sim/dump, streamed a page of rows at a time (state_dump_next) so a large state
+ * never sits in memory whole; the lock is held per page, not for the transfer. */
+struct dump_stream {
+	struct sim *sim;
+	struct state_dump *cursor;
+	char *chunk;
+	size_t len, off;
+};
+
+static ssize_t dump_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct dump_stream *ds = cls;
+	while (ds->off == ds->len) {
+		free(ds->chunk);
+		ds->chunk = NULL;
+		ds->len = ds->off = 0;
+		pthread_mutex_lock(&ds->sim->lock);
+		int rc = state_dump_next(ds->sim->db, ds->cursor, &ds->chunk, &ds->len);
+		pthread_mutex_unlock(&ds->sim->lock);
+		if (rc == 1)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		if (rc < 0)
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+	}
+	size_t n = ds->len - ds->off < max ? ds->len - ds->off : max;
+	memcpy(buf, ds->chunk + ds->off, n);
+	ds->off += n;
+	return (ssize_t)n;
+}
+
+static void dump_free(void *cls)
+{
+	struct dump_stream *ds = cls;
+	state_dump_close(ds->cursor);
+	free(ds->chunk);
+	free(ds);
+}
+
+static enum MHD_Result send_dump(struct sim *sim, struct MHD_Connection *mc)
+{
+	struct dump_stream *ds = calloc(1, sizeof *ds);
+	if (!ds || !(ds->cursor = state_dump_open())) {
+		free(ds);
+		return MHD_NO;
+	}
+	ds->sim = sim;
+	struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, dump_read, ds,
+								      dump_free);
+	if (!resp) {
+		dump_free(ds);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	enum MHD_Result r = MHD_queue_response(mc, 200, resp);
+	MHD_destroy_response(resp);
+	return r;
+}
+
 /* Holds a hung request until hang_ms passes or the server stops. */
 static void hang(struct sim *sim)
 {
@@ -295,6 +354,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 			return MHD_NO;
 		*upload_size = 0;
 		return MHD_YES;
+	}
+	if (!strcmp(url, "/_sim/dump") && !strcmp(method, "GET")) {
+		if (sim->opt.latency_ms)
+			sleep_ms(sim->opt.latency_ms);
+		return send_dump(sim, mc);
 	}
 	struct answer a = {.status = 200};
 	if (!strncmp(url, "/_sim/", 6))

@@ -167,40 +167,120 @@ static bool is_json_column(const char *name)
 	return false;
 }
 
-static json_t *dump_table(sqlite3 *db, const char *table)
+static const char *const dump_tables[] = {"accounts", "profiles", "friends", "blacklist", "c2c_msgs",
+					      "groups", "members", "group_msgs", NULL};
+
+/* One row as {column: value}, from column `first` on. */
+static json_t *row_json(sqlite3_stmt *st, int first)
 {
-	char sql[128];
-	snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY rowid", table);
-	sqlite3_stmt *st = db_query(db, sql, NULL);
-	json_t *rows = json_array();
-	if (!st)
-		return rows;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		json_t *row = json_object();
-		for (int i = 0; i < sqlite3_column_count(st); i++) {
-			const char *name = sqlite3_column_name(st, i);
-			json_t *v;
-			switch (sqlite3_column_type(st, i)) {
-			case SQLITE_INTEGER: v = json_integer(sqlite3_column_int64(st, i)); break;
-			case SQLITE_NULL: v = json_null(); break;
-			default:
-				v = is_json_column(name) ? db_col_json(st, i) : json_string(db_col_text(st, i));
-				break;
-			}
-			json_object_set_new(row, name, v);
+	json_t *row = json_object();
+	for (int i = first; row && i < sqlite3_column_count(st); i++) {
+		const char *name = sqlite3_column_name(st, i);
+		json_t *v;
+		switch (sqlite3_column_type(st, i)) {
+		case SQLITE_INTEGER: v = json_integer(sqlite3_column_int64(st, i)); break;
+		case SQLITE_NULL: v = json_null(); break;
+		default: v = is_json_column(name) ? db_col_json(st, i) : json_string(db_col_text(st, i)); break;
 		}
-		json_array_append_new(rows, row);
+		json_object_set_new(row, name, v);
 	}
-	sqlite3_finalize(st);
-	return rows;
+	return row;
 }
 
-json_t *state_dump(sqlite3 *db)
+/* Rows per page: what the dump holds in memory at a time. */
+#define DUMP_PAGE 256
+
+struct state_dump {
+	int table;		/* index in dump_tables; -1 before the opening brace */
+	bool in_table;		/* the table's "name":[ has been written */
+	bool any_row;		/* a row of this table has been written (comma needed) */
+	int64_t last_rowid;	/* rows up to here are written */
+	bool done;
+};
+
+struct state_dump *state_dump_open(void)
 {
-	static const char *const tables[] = {"accounts", "profiles", "friends", "blacklist", "c2c_msgs",
-					     "groups", "members", "group_msgs", NULL};
-	json_t *out = json_object();
-	for (const char *const *t = tables; *t; t++)
-		json_object_set_new(out, *t, dump_table(db, *t));
-	return out;
+	struct state_dump *d = calloc(1, sizeof *d);
+	if (d)
+		d->table = -1;
+	return d;
+}
+
+void state_dump_close(struct state_dump *d)
+{
+	free(d);
+}
+
+static int append(char **buf, size_t *len, size_t *cap, const char *text, size_t n)
+{
+	if (*len + n + 1 > *cap) {
+		size_t c = *cap ? *cap : 4096;
+		while (c < *len + n + 1)
+			c *= 2;
+		char *b = realloc(*buf, c);
+		if (!b)
+			return -1;
+		*buf = b;
+		*cap = c;
+	}
+	memcpy(*buf + *len, text, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+	return 0;
+}
+
+int state_dump_next(sqlite3 *db, struct state_dump *d, char **text, size_t *len)
+{
+	size_t cap = 0;
+	*text = NULL;
+	*len = 0;
+	if (d->done)
+		return 1;
+	if (d->table < 0) {
+		d->table = 0;
+		return append(text, len, &cap, "{", 1);
+	}
+	if (!dump_tables[d->table]) {
+		d->done = true;
+		return append(text, len, &cap, "}", 1);
+	}
+	if (!d->in_table) {
+		char head[64];
+		int n = snprintf(head, sizeof head, "%s\"%s\":[", d->table ? "," : "", dump_tables[d->table]);
+		d->in_table = true;
+		d->any_row = false;
+		d->last_rowid = INT64_MIN;
+		return append(text, len, &cap, head, (size_t)n);
+	}
+	char sql[128];
+	snprintf(sql, sizeof sql, "SELECT rowid, * FROM %s WHERE rowid > ? ORDER BY rowid LIMIT %d",
+		 dump_tables[d->table], DUMP_PAGE);
+	sqlite3_stmt *st = db_query(db, sql, "I", d->last_rowid);
+	if (!st)
+		return -1;
+	int rows = 0, rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *row = row_json(st, 1);
+		char *r = row ? json_dumps(row, JSON_COMPACT) : NULL;
+		json_decref(row);
+		if (!r || (d->any_row && append(text, len, &cap, ",", 1)) || append(text, len, &cap, r, strlen(r))) {
+			free(r);
+			sqlite3_finalize(st);
+			return -1;
+		}
+		free(r);
+		d->any_row = true;
+		d->last_rowid = sqlite3_column_int64(st, 0);
+		rows++;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return -1;
+	if (rows < DUMP_PAGE) {
+		d->table++;
+		d->in_table = false;
+		if (append(text, len, &cap, "]", 1))
+			return -1;
+	}
+	return 0;
 }

@@ -4,6 +4,7 @@
 #define IMSIM_STATE_H
 
 #include <jansson.h>
+#include <stddef.h>
 #include <sqlite3.h>
 #include <stdint.h>
 
@@ -29,7 +30,19 @@ int64_t db_int(sqlite3 *db, int64_t dflt, const char *sql, const char *fmt, ...)
 json_t *db_col_json(sqlite3_stmt *st, int i);
 const char *db_col_text(sqlite3_stmt *st, int i);
 
-/* The whole database as {"table": [{column: value}...]...} (a new reference). */
-json_t *state_dump(sqlite3 *db);
+/* The whole database as {"table": [{column: value}...]...}, produced a page of rows
+ * at a time so a large state is never held in memory at once. Rows written while a
+ * dump runs may or may not appear in it (it is not a snapshot). */
+struct state_dump;
+
+/* A new dump cursor, or NULL when out of memory. Free with state_dump_close. */
+struct state_dump *state_dump_open(void);
+void state_dump_close(struct state_dump *d);
+
+/* The next piece of the dump's text in *text (malloc'd, caller frees; may be empty)
+ * and its length in *len. Returns 0 when more follows, 1 when the dump is complete
+ * (nothing stored), -1 on a database or memory error. Caller holds sim->lock for the
+ * call only. */
+int state_dump_next(sqlite3 *db, struct state_dump *d, char **text, size_t *len);
 
 #endif

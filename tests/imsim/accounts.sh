@@ -56,5 +56,17 @@ a=$(call im_open_login_svc/account_delete '{"DeleteItem":[{"UserID":"erin"},{"Us
 is "$(jqr '[.ResultItem[] | .UserID + ":" + (.ResultCode|tostring)] | join(" ")' "$a")" "erin:0 ghost:70107" \
 	"account_delete per-item results"
 is "$(jqr '.ResultItem[1].ResultInfo' "$a")" "Err_TLS_PT_Open_Login_Account_Not_Exist" "missing account ResultInfo"
+# The dump is streamed a page (256 rows) at a time: a state of several pages comes back
+# whole and in order.
+for p in 0 1 2 3 4 5; do
+	call im_open_login_svc/multiaccount_import "$(jq -cn --argjson p $p '{Accounts: [range(100) | "bulk\($p * 100 + .)"]}')" >/dev/null
+done
+dump=$(curl -s "$SIM_URL/_sim/dump")
+is "$(jqr '[.accounts[].user_id | select(startswith("bulk"))] | length' "$dump")" 600 "a dump over several pages holds every row"
+is "$(jqr 'keys | join(",")' "$dump")" "accounts,blacklist,c2c_msgs,friends,group_msgs,groups,members,profiles" \
+	"and every table"
+is "$(jqr '[.accounts[].user_id | select(startswith("bulk"))] == [range(600) | "bulk\(.)"]' "$dump")" true \
+	"rows come in insertion order"
+is "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$SIM_URL/_sim/dump")" 405 "POST /_sim/dump: 405"
 imsim_stop
 done_testing
