@@ -10,6 +10,9 @@
 #include "callback.h"
 #include "state.h"
 
+/* batchsendmsg's packet limit (error 90055). */
+#define BATCH_MAX_BYTES 8000
+
 static void msg_key(char *buf, size_t size, uint32_t seq, uint32_t random, int64_t time)
 {
 	snprintf(buf, size, "%u_%u_%lld", seq, random, (long long)time);
@@ -231,6 +234,9 @@ int api_batchsendmsg(struct api_ctx *c)
 	int code = check_body(c, body, &ccd);
 	if (code)
 		return code;
+	/* One message to many is held to a smaller packet than a single send (spec §5.5). */
+	if (im_rules_msg_size(body, ccd) > BATCH_MAX_BYTES)
+		return api_fail(c, 90055, "batch message is over %d bytes", BATCH_MAX_BYTES);
 	if (from_v && !api_account_exists(c, from))
 		return api_fail(c, 90048, "From_Account is not an imported account");
 	if (!seq_v)

@@ -72,6 +72,11 @@ is "$(jqr '.ActionStatus + " " + (.ErrorCode|tostring) + " " + (.ErrorList|map(.
 	"SomeError 0 ghost:70107" "batchsendmsg some failed: SomeError with ErrorList"
 a=$(call openim/batchsendmsg '{"To_Account":["ghost"],"MsgRandom":6,"MsgBody":'"$TEXT"'}')
 is "$(jqr '.ActionStatus + " " + (.ErrorCode|tostring)' "$a")" "FAIL 90012" "batchsendmsg none delivered: 90012"
+mid=$(printf '%09000d' 0)
+is "$(call_code openim/batchsendmsg '{"To_Account":["b"],"MsgRandom":7,"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"'"$mid"'"}}]}')" \
+	90055 "batchsendmsg over 8 KB: 90055"
+is "$(call_code openim/sendmsg '{"To_Account":"b","MsgRandom":7,"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"'"$mid"'"}}]}')" \
+	0 "the same 9 KB message is fine for sendmsg"
 many=$(jq -cn --argjson b "$TEXT" '{To_Account: [range(501) | "b"], MsgRandom: 1, MsgBody: $b}')
 is "$(call_code openim/batchsendmsg "$many")" 90011 "501 recipients: 90011"
 
