@@ -14,11 +14,6 @@
 #include "log.h"
 #include "stage.h"
 
-/* The load half links in when its objects are part of the executable; until
- * then `run` stages and says that loading is not available. */
-int im_load_run(struct im_job *job, struct im_stage *stage, const struct im_load_options *opt)
-	__attribute__((weak));
-
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: immigrate run JOB [--set key.sub=value]... [--plugin-dir DIR] [--stage-only]\n"
@@ -149,8 +144,6 @@ int cmd_run(int argc, char **argv)
 			printf("load: skipped (--stage-only)\n");
 		} else if (!im_job_has_target(job)) {
 			printf("load: the job has no target: staged only\n");
-		} else if (!im_load_run) {
-			printf("load: not built into this immigrate yet (issue 5): staged only\n");
 		} else {
 			exit_code = im_load_run(job, stage, &lo);
 		}
