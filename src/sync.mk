@@ -50,3 +50,10 @@ EXTRA_DIST += bench/sync.sh bench/sync-wrk.lua
 bench-sync: immigrate
 	sh $(top_srcdir)/bench/sync.sh $(abs_top_builddir)
 .PHONY: bench-sync
+
+check_PROGRAMS += tests/sync/test_webhook_plugin
+tests_sync_test_webhook_plugin_SOURCES = tests/sync/test_webhook_plugin.c
+tests_sync_test_webhook_plugin_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CRYPTO_CFLAGS)
+tests_sync_test_webhook_plugin_LDADD = src/libimplugin.la src/libimcore.la $(CRYPTO_LIBS)
+TESTS += tests/sync/test_webhook_plugin tests/sync/webhook-conformance.sh
+EXTRA_DIST += tests/sync/webhook-conformance.sh tests/sync/conformance/good.json tests/sync/conformance/bad.json

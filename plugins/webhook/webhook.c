@@ -206,6 +206,14 @@ static int hook_open(const struct im_host *host, const json_t *options, const ch
 	static const char *const known[] = {"secret_file", "secret", "deliver_url", "deliver_secret_file",
 					    "deliver_secret", "window", "deliver_timeout_ms", "deliver_rate", NULL};
 	*state = NULL;
+	if (!json_is_object(options)) {
+		set_err(err, err_size, "options must be a table");
+		return IM_SOURCE_ERROR;
+	}
+	if (checkpoint && strcmp(checkpoint, "webhook") != 0) {
+		set_err(err, err_size, "checkpoint '%.40s' was not made by the webhook plugin", checkpoint);
+		return IM_SOURCE_ERROR;
+	}
 	const char *key;
 	json_t *v;
 	json_object_foreach((json_t *)options, key, v) {
