@@ -47,6 +47,23 @@ static void print_stats(const struct im_extract_stats *st, struct im_stage *stag
 	       (long long)im_stage_count_dead(stage, NULL), im_stage_path(stage));
 }
 
+/* The extract's counters for the runs table: {"native":N,"staged":{"c2c_msg":N,...},...}. */
+static char *stats_json(const struct im_extract_stats *st)
+{
+	json_t *staged = json_object();
+	for (int k = 0; k < IM_KIND_COUNT; k++)
+		if (st->staged[k])
+			json_object_set_new(staged, im_kind_name(k), json_integer((json_int_t)st->staged[k]));
+	json_t *j = json_pack("{s:I,s:I,s:o,s:I,s:{s:I,s:I,s:I},s:b,s:b}", "native", (json_int_t)st->native, "made",
+			      (json_int_t)st->made, "staged", staged, "duplicates", (json_int_t)st->duplicates,
+			      "dead", "parse", (json_int_t)st->dead_parse, "script", (json_int_t)st->dead_script,
+			      "validate", (json_int_t)st->dead_validate, "resumed", st->resumed, "already_done",
+			      st->already_done);
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	return text;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -150,8 +167,10 @@ int cmd_run(int argc, char **argv)
 		if (exit_code == IM_EXIT_OK && im_stage_count_dead(stage, NULL) > 0)
 			exit_code = IM_EXIT_DEAD_LETTERS;
 	}
-	if (run_id && im_stage_run_end(stage, run_id, exit_code, NULL, err, sizeof err) < 0)
+	char *counters = rc >= 0 ? stats_json(&st) : NULL;
+	if (run_id && im_stage_run_end(stage, run_id, exit_code, counters, err, sizeof err) < 0)
 		im_warn("%s", err);
+	free(counters);
 	im_stage_close(stage);
 	im_job_free(job);
 	return exit_code;
