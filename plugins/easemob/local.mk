@@ -6,6 +6,7 @@ EASEMOB_SOURCES = \
 	plugins/easemob/easemob.c \
 	plugins/easemob/em_inputs.c plugins/easemob/em_inputs.h \
 	plugins/easemob/em_lines.c plugins/easemob/em_lines.h \
+	plugins/easemob/em_options.c plugins/easemob/em_state.h \
 	plugins/easemob/em_pull.c plugins/easemob/em_pull.h \
 	plugins/easemob/em_record.c plugins/easemob/em_record.h \
 	plugins/easemob/em_security.c plugins/easemob/em_security.h \
