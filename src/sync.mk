@@ -57,3 +57,10 @@ tests_sync_test_webhook_plugin_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CRYPTO_
 tests_sync_test_webhook_plugin_LDADD = src/libimplugin.la src/libimcore.la $(CRYPTO_LIBS)
 TESTS += tests/sync/test_webhook_plugin tests/sync/webhook-conformance.sh
 EXTRA_DIST += tests/sync/webhook-conformance.sh tests/sync/conformance/good.json tests/sync/conformance/bad.json
+
+check_PROGRAMS += tests/sync/test_sync_units
+tests_sync_test_sync_units_SOURCES = tests/sync/test_sync_units.c \
+	src/sync_im_request.c src/sync_im_request.h src/batch.c src/batch.h
+tests_sync_test_sync_units_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS) $(MHD_CFLAGS)
+tests_sync_test_sync_units_LDADD = src/libimsync.la src/libimtransform.la $(SYNC_TEST_LDADD) $(MHD_LIBS)
+TESTS += tests/sync/test_sync_units
