@@ -453,7 +453,8 @@ static int em_open(const struct im_host *host, const json_t *options, const char
 	}
 	if (em_options_parse(s, options, err, err_size) < 0)
 		goto fail;
-	if (s->inputs.n == 0 && !s->pull) {
+	if (s->inputs.n == 0 && !s->pull &&
+	    (json_object_get(options, "history") || json_object_get(options, "callbacks"))) {
 		snprintf(err, err_size, "options history/callbacks: no input files found");
 		goto fail;
 	}
@@ -539,13 +540,13 @@ static const struct im_source em_source = {
 	.version = "0.1.0",
 	.description = "Easemob / Agora Chat: hourly history files and archived post-send callbacks",
 	.streams = em_streams,
-	.capabilities = IM_SOURCE_CAP_READ | IM_SOURCE_CAP_ESTIMATE | IM_SOURCE_CAP_PULL,
+	.capabilities = IM_SOURCE_CAP_READ | IM_SOURCE_CAP_ESTIMATE | IM_SOURCE_CAP_PULL | IM_SOURCE_CAP_WEBHOOK,
 	.open = em_open,
 	.next = em_next,
 	.checkpoint = em_checkpoint,
 	.close = em_close,
 	.estimate = em_estimate,
-	.webhook = NULL,
+	.webhook = em_webhook,
 	.deliver = NULL,
 };
 

@@ -11,7 +11,8 @@
 static const char *const em_option_names[] = {
 	"history",	  "callbacks",	    "callback_secret_env", "callback_secret_file", "appkey",
 	"max_line_bytes", "rest_url",	    "client_id",	   "client_secret_env",	   "client_secret_file",
-	"history_from",	  "history_to",	    "page_size",	   "rate_per_second",	   NULL};
+	"history_from",	  "history_to",	    "page_size",	   "rate_per_second",	   "webhook_max_age",
+	NULL};
 
 /* --- options ------------------------------------------------------------- */
 static int add_paths(struct em_state *s, const json_t *opts, const char *key, enum em_input_kind kind,
@@ -211,15 +212,19 @@ int em_options_parse(struct em_state *s, const json_t *opts, char *err, size_t e
 				 "unknown option \"%.100s\" (known: history, callbacks, callback_secret_env, "
 				 "callback_secret_file, appkey, max_line_bytes, rest_url, client_id, "
 				 "client_secret_env, client_secret_file, history_from, history_to, page_size, "
-				 "rate_per_second)",
+				 "rate_per_second, webhook_max_age)",
 				 key);
 			return -1;
 		}
 	}
+	/* A sync job receives callbacks through webhook() and reads nothing: the
+	 * callback secret alone is then enough. */
 	if (!json_object_get(opts, "history") && !json_object_get(opts, "callbacks") &&
-	    !json_object_get(opts, "rest_url")) {
+	    !json_object_get(opts, "rest_url") && !json_object_get(opts, "callback_secret_env") &&
+	    !json_object_get(opts, "callback_secret_file")) {
 		snprintf(err, err_size,
-			 "options: give history and/or callbacks (a file or directory), or rest_url for a pull");
+			 "options: give history and/or callbacks (a file or directory), rest_url for a pull, "
+			 "or a callback secret for webhooks");
 		return -1;
 	}
 	if (add_paths(s, opts, "history", EM_INPUT_HISTORY, err, err_size) < 0 ||
@@ -244,6 +249,15 @@ int em_options_parse(struct em_state *s, const json_t *opts, char *err, size_t e
 			return -1;
 		}
 		s->max_line = (size_t)json_integer_value(v);
+	}
+	s->webhook_max_age = EM_WEBHOOK_MAX_AGE_DEFAULT;
+	v = json_object_get(opts, "webhook_max_age");
+	if (v) {
+		if (!json_is_integer(v) || json_integer_value(v) < 1) {
+			snprintf(err, err_size, "option webhook_max_age: expected a number of seconds (>= 1)");
+			return -1;
+		}
+		s->webhook_max_age = (int64_t)json_integer_value(v);
 	}
 	if (load_secret(s, opts, err, err_size) < 0)
 		return -1;

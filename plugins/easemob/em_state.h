@@ -20,6 +20,8 @@
 #define EM_MAX_LINE_MAX (64u * 1024 * 1024)
 #define EM_RAW_MAX 2048 /* bytes of a bad line kept in its record */
 #define EM_SECRET_MAX 4096
+/* Easemob retries a failed callback once, at once: an older one is a replay. */
+#define EM_WEBHOOK_MAX_AGE_DEFAULT 300
 
 struct em_state {
 	const struct im_host *host;
@@ -46,6 +48,7 @@ struct em_state {
 
 	uint64_t produced, bad, duplicates, skipped;
 	int opened; /* open() succeeded: close() reports the counters */
+	int64_t webhook_max_age; /* seconds a webhook's timestamp may lag or lead */
 };
 
 /* Validates the options (unknown keys refused by name) and fills s: inputs,
@@ -53,5 +56,8 @@ struct em_state {
  * given. s->host must be set. Returns 0, or -1 with err naming the option.
  * Secrets are read from the environment or a file, never from the options. */
 int em_options_parse(struct em_state *s, const json_t *opts, char *err, size_t err_size);
+
+/* webhook() of the descriptor (em_webhook.c). */
+int em_webhook(void *state, const struct im_webhook_request *req, json_t **records, char *err, size_t err_size);
 
 #endif

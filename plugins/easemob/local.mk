@@ -10,7 +10,8 @@ EASEMOB_SOURCES = \
 	plugins/easemob/em_pull.c plugins/easemob/em_pull.h \
 	plugins/easemob/em_record.c plugins/easemob/em_record.h \
 	plugins/easemob/em_security.c plugins/easemob/em_security.h \
-	plugins/easemob/em_seen.c plugins/easemob/em_seen.h
+	plugins/easemob/em_seen.c plugins/easemob/em_seen.h \
+	plugins/easemob/em_webhook.c
 
 pkglib_LTLIBRARIES += plugins/easemob/easemob.la
 plugins_easemob_easemob_la_SOURCES = $(EASEMOB_SOURCES)
@@ -50,11 +51,11 @@ tests_easemob_test_em_units_LDADD = $(JANSSON_LIBS) $(CRYPTO_LIBS) $(ZLIB_LIBS)
 TESTS += tests/easemob/test_em_units
 
 EASEMOB_SHELL_TESTS = tests/easemob/read.sh tests/easemob/map.sh tests/easemob/conformance.sh \
-	tests/easemob/e2e.sh tests/easemob/pull.sh
+	tests/easemob/e2e.sh tests/easemob/pull.sh tests/easemob/webhook.sh
 TESTS += $(EASEMOB_SHELL_TESTS)
 endif
 EXTRA_DIST += tests/easemob/read.sh tests/easemob/map.sh tests/easemob/conformance.sh tests/easemob/e2e.sh \
-	tests/easemob/pull.sh \
+	tests/easemob/pull.sh tests/easemob/webhook.sh \
 	tests/easemob/fixtures tests/easemob/expected tests/easemob/conformance
 
 EXTRA_DIST += doc/easemob.md

@@ -1,6 +1,7 @@
 /* em-read: drive a source plugin module from the command line, for tests.
  *
  *   em-read [-c CHECKPOINT] [-n N] [-e] [-k] [-q] MODULE.la OPTIONS_JSON
+ *   em-read -w BODY_FILE -t NOW MODULE.la OPTIONS_JSON
  *
  * Loads MODULE with libltdl, opens it with OPTIONS_JSON (and CHECKPOINT when
  * given) and prints one JSON line per record:
@@ -10,6 +11,8 @@
  * number of good and bad records (for measuring the plugin alone). The host
  * handed to the plugin is the runner's own (src/host.c: logging, HTTP with
  * retries and rate limits, JSON limits).
+ * -w hands the file's bytes to webhook() as a POST at Unix time NOW and prints
+ * {"rc": "ok"|"reject"|"error", "records": [...], "error": "..."}.
  * Exit status: 0 done, 1 a call failed (message on stderr), 2 usage. */
 #include <jansson.h>
 #include <ltdl.h>
@@ -22,6 +25,43 @@
 #include <immigrate/source.h>
 
 #include "host.h"
+
+/* Feeds one file to webhook() and prints the outcome; 0, or 1 on a local failure. */
+static int run_webhook(const struct im_source *src, void *state, const char *path, long long now)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		perror(path);
+		return 1;
+	}
+	char body[65536];
+	size_t len = fread(body, 1, sizeof(body), f);
+	fclose(f);
+	static const char *const headers[] = {"content-type: application/json", NULL};
+	struct im_webhook_request req = {
+		.size = sizeof(req),
+		.method = "POST",
+		.path = "/source/easemob",
+		.query = "",
+		.headers = headers,
+		.body = body,
+		.body_len = len,
+		.now = now,
+	};
+	json_t *records = NULL;
+	char err[512] = "";
+	int rc = src->webhook(state, &req, &records, err, sizeof(err));
+	json_t *o = json_pack("{s:s}", "rc", rc == IM_SOURCE_OK ? "ok" : rc == IM_SOURCE_REJECT ? "reject" : "error");
+	if (records)
+		json_object_set_new(o, "records", records);
+	if (err[0])
+		json_object_set_new(o, "error", json_string(err));
+	char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	printf("%s\n", text);
+	free(text);
+	json_decref(o);
+	return 0;
+}
 
 static void print_checkpoint(const struct im_source *src, void *state)
 {
@@ -40,13 +80,17 @@ int main(int argc, char **argv)
 	long limit = -1;
 	int want_estimate = 0, want_checkpoints = 0, quiet = 0, opt;
 	long good = 0, bad = 0;
-	while ((opt = getopt(argc, argv, "c:n:ekq")) != -1) {
+	const char *webhook_body = NULL;
+	long long now = 0;
+	while ((opt = getopt(argc, argv, "c:n:ekqw:t:")) != -1) {
 		switch (opt) {
 		case 'c': checkpoint = optarg; break;
 		case 'n': limit = atol(optarg); break;
 		case 'e': want_estimate = 1; break;
 		case 'k': want_checkpoints = 1; break;
 		case 'q': quiet = 1; break;
+		case 'w': webhook_body = optarg; break;
+		case 't': now = atoll(optarg); break;
 		default: return 2;
 		}
 	}
@@ -90,6 +134,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "em-read: open: %s\n", err);
 		src->close(state);
 		state = NULL;
+		goto out;
+	}
+	if (webhook_body) {
+		status = run_webhook(src, state, webhook_body, now);
 		goto out;
 	}
 	if (want_estimate) {
