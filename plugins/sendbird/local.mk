@@ -5,7 +5,7 @@ SENDBIRD_SOURCES = $(SENDBIRD_SCANNER) \
 	plugins/sendbird/sendbird.c plugins/sendbird/sendbird_internal.h \
 	plugins/sendbird/export_input.c plugins/sendbird/export_input.h \
 	plugins/sendbird/export_source.c \
-	plugins/sendbird/pull_source.c
+	plugins/sendbird/pull_source.c plugins/sendbird/sb_api.c plugins/sendbird/sb_api.h
 SENDBIRD_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(ARCHIVE_CFLAGS)
 SENDBIRD_LIBS = $(JANSSON_LIBS) $(ARCHIVE_LIBS)
 

@@ -14,13 +14,10 @@
  * seen at it (messages are paged by timestamp, inclusive, so equal timestamps at a
  * page boundary are neither lost nor repeated). The API token goes only into the
  * Api-Token header; it is never logged nor put in a URL or an error. */
-#define _GNU_SOURCE /* vasprintf */
 #include "sendbird_internal.h"
+#include "sb_api.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,29 +25,14 @@
 enum phase { PH_USERS, PH_CHANNELS, PH_MESSAGES, PH_BLOCKS, PH_DONE };
 static const char *const phase_names[] = {"users", "channels", "messages", "blocks", "done"};
 
-/* A token-paged list: GET url[&token=T] -> {"<key>": [...], "next": "T2"}. */
-struct pager {
-	char *url;
-	const char *key;
-	char *token; /* the page held in items ("" = first page) */
-	char *next;
-	json_t *items;
-	size_t idx; /* items of this page already consumed */
-	int loaded;
-};
-
 struct sb_pull {
-	const struct im_host *host;
-	char *base; /* "https://api-APP.sendbird.com" without trailing slash */
-	char *auth; /* "Api-Token: ..." — secret */
-	int page_size;
-	double rate;
+	struct sb_api api;
 	int include_blocks;
 	json_int_t from_ts, to_ts;
 
 	enum phase phase;
-	struct pager outer; /* users or channels list */
-	struct pager inner; /* blocks of one user */
+	struct sb_pager outer; /* users or channels list */
+	struct sb_pager inner; /* blocks of one user */
 	json_t *cur;        /* the outer item being expanded (messages/blocks phases) */
 
 	/* messages of the current channel */
@@ -69,8 +51,6 @@ struct sb_pull {
 	char *resume_btoken;
 	size_t resume_bidx;
 
-	long last_status; /* of the last call: 0 when no answer came */
-
 	/* the record handed out last */
 	json_t *data;
 	char id[256];
@@ -79,187 +59,23 @@ struct sb_pull {
 	char raw[SB_RAW_MAX + 1];
 };
 
-static void pager_reset(struct pager *pg)
-{
-	free(pg->url);
-	free(pg->token);
-	free(pg->next);
-	json_decref(pg->items);
-	memset(pg, 0, sizeof(*pg));
-}
-
-static int pager_init(struct pager *pg, char *url, const char *key, const char *token, size_t idx)
-{
-	pager_reset(pg);
-	pg->url = url;
-	pg->key = key;
-	pg->token = strdup(token ? token : "");
-	pg->idx = idx;
-	return pg->url && pg->token ? 0 : -1;
-}
-
-/* Percent-encodes s for a path segment or query value. */
-static char *escape(const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	char *out = malloc(strlen(s) * 3 + 1), *o = out;
-	if (!out)
-		return NULL;
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-			*o++ = (char)c;
-		} else {
-			*o++ = '%';
-			*o++ = hex[c >> 4];
-			*o++ = hex[c & 15];
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
-static char *format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *format(const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-	int n;
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	return n < 0 ? NULL : s;
-}
-
-/* GET url. Returns the parsed body object, or NULL with err filled; *status gets
- * the HTTP status (0 when no answer came). The URL carries no secret. */
-static json_t *get_json(struct sb_pull *p, const char *url, long *status, char *err, size_t err_size)
-{
-	const char *headers[] = {p->auth, "Accept: application/json", NULL};
-	struct im_http_request req = {
-		.size = sizeof(req),
-		.method = "GET",
-		.url = url,
-		.headers = headers,
-		.rate_key = "sendbird",
-		.rate_per_second = p->rate,
-	};
-	struct im_http_response resp = {.size = sizeof(resp)};
-	const char *path = url + strlen(p->base);
-	json_t *body;
-	char perr[256];
-
-	*status = 0;
-	p->last_status = 0;
-	if (p->host->http(p->host->ctx, &req, &resp, perr, sizeof(perr)) != IM_SOURCE_OK) {
-		snprintf(err, err_size, "GET %s: %s", path, perr);
-		return NULL;
-	}
-	*status = resp.status;
-	p->last_status = resp.status;
-	body = p->host->json_parse(p->host->ctx, resp.body, resp.body_len, perr, sizeof(perr));
-	if (resp.status != 200) {
-		const char *msg = body ? json_string_value(json_object_get(body, "message")) : NULL;
-		snprintf(err, err_size, "GET %s: HTTP %ld%s%s", path, resp.status, msg ? ": " : "", msg ? msg : "");
-		json_decref(body);
-		body = NULL;
-	} else if (!body || !json_is_object(body)) {
-		snprintf(err, err_size, "GET %s: the answer is not a JSON object%s%s", path, body ? "" : ": ",
-			 body ? "" : perr);
-		json_decref(body);
-		body = NULL;
-	}
-	p->host->http_free(p->host->ctx, &resp);
-	return body;
-}
-
-/* 1 with *item (borrowed until the next page), 0 at the end, -1 with err. */
-static int pager_next(struct sb_pull *p, struct pager *pg, json_t **item, long *status, char *err, size_t err_size)
-{
-	for (;;) {
-		if (!pg->loaded) {
-			char *url, *tok = NULL;
-			json_t *body, *next;
-			if (*pg->token && !(tok = escape(pg->token)))
-				return -1;
-			url = format("%s%slimit=%d%s%s", pg->url, strchr(pg->url, '?') ? "&" : "?", p->page_size,
-				     tok ? "&token=" : "", tok ? tok : "");
-			free(tok);
-			if (!url) {
-				snprintf(err, err_size, "out of memory");
-				return -1;
-			}
-			body = get_json(p, url, status, err, err_size);
-			free(url);
-			if (!body)
-				return -1;
-			json_decref(pg->items);
-			pg->items = json_incref(json_object_get(body, pg->key));
-			next = json_object_get(body, "next");
-			free(pg->next);
-			pg->next = strdup(json_is_string(next) ? json_string_value(next) : "");
-			json_decref(body);
-			if (!json_is_array(pg->items) || !pg->next) {
-				snprintf(err, err_size, "%s: the answer has no \"%s\" list", pg->url + strlen(p->base),
-					 pg->key);
-				return -1;
-			}
-			pg->loaded = 1;
-		}
-		if (pg->idx < json_array_size(pg->items)) {
-			*item = json_array_get(pg->items, pg->idx++);
-			return 1;
-		}
-		if (!*pg->next)
-			return 0;
-		free(pg->token);
-		pg->token = pg->next;
-		pg->next = NULL;
-		pg->idx = 0;
-		pg->loaded = 0;
-	}
-}
-
-/* Every item of a paged list under url, as one new array (members, operators). */
-static json_t *fetch_all(struct sb_pull *p, char *url, const char *key, char *err, size_t err_size)
-{
-	struct pager pg = {0};
-	json_t *all = json_array(), *item;
-	long status;
-	int r;
-	if (!all || pager_init(&pg, url, key, "", 0) < 0) {
-		snprintf(err, err_size, "out of memory");
-		json_decref(all);
-		free(url);
-		return NULL;
-	}
-	while ((r = pager_next(p, &pg, &item, &status, err, err_size)) == 1)
-		json_array_append(all, item);
-	pager_reset(&pg);
-	if (r < 0) {
-		json_decref(all);
-		return NULL;
-	}
-	return all;
-}
-
 static int start_phase(struct sb_pull *p, enum phase ph, const char *token, size_t idx)
 {
 	char *url = NULL;
 	p->phase = ph;
 	json_decref(p->cur);
 	p->cur = NULL;
-	pager_reset(&p->inner);
+	sb_pager_reset(&p->inner);
 	if (ph == PH_USERS || ph == PH_BLOCKS)
-		url = format("%s/v3/users", p->base);
+		url = sb_format("%s/v3/users", p->api.base);
 	else if (ph == PH_CHANNELS)
 		/* Members come from /members (all pages), not from show_member. */
-		url = format("%s/v3/group_channels?show_read_receipt=true&show_empty=true", p->base);
+		url = sb_format("%s/v3/group_channels?show_read_receipt=true&show_empty=true", p->api.base);
 	else if (ph == PH_MESSAGES)
-		url = format("%s/v3/group_channels?show_empty=false", p->base);
+		url = sb_format("%s/v3/group_channels?show_empty=false", p->api.base);
 	else
 		return 0;
-	return pager_init(&p->outer, url, ph == PH_CHANNELS || ph == PH_MESSAGES ? "channels" : "users", token, idx);
+	return sb_pager_init(&p->outer, url, ph == PH_CHANNELS || ph == PH_MESSAGES ? "channels" : "users", token, idx);
 }
 
 /* A failure about one channel or user that the API answered definitively (4xx)
@@ -267,7 +83,7 @@ static int start_phase(struct sb_pull *p, enum phase ph, const char *token, size
  * run so that a later run retries from the checkpoint. */
 static int item_failure_is_final(const struct sb_pull *p)
 {
-	return p->last_status >= 400 && p->last_status < 500 && p->last_status != 429;
+	return p->api.last_status >= 400 && p->api.last_status < 500 && p->api.last_status != 429;
 }
 
 static void set_record(struct sb_pull *p, struct im_record *out, const char *stream, json_t *data)
@@ -307,12 +123,12 @@ static int expand_channel(struct sb_pull *p, json_t *ch, json_t **out, char *err
 		snprintf(err, err_size, "a channel without channel_url");
 		return -1;
 	}
-	if (!(e = escape(url))) {
+	if (!(e = sb_escape(url))) {
 		snprintf(err, err_size, "out of memory");
 		return -1;
 	}
-	members = fetch_all(p, format("%s/v3/group_channels/%s/members", p->base, e), "members", err, err_size);
-	ops = members ? fetch_all(p, format("%s/v3/group_channels/%s/operators", p->base, e), "operators", err,
+	members = sb_api_fetch_all(&p->api, sb_format("%s/v3/group_channels/%s/members", p->api.base, e), "members", err, err_size);
+	ops = members ? sb_api_fetch_all(&p->api, sb_format("%s/v3/group_channels/%s/operators", p->api.base, e), "operators", err,
 				  err_size)
 		      : NULL;
 	free(e);
@@ -331,7 +147,7 @@ static int load_messages(struct sb_pull *p, char *err, size_t err_size)
 {
 	const char *url = json_string_value(json_object_get(p->cur, "channel_url"));
 	json_int_t ts = p->last_ts < 0 ? p->from_ts : p->last_ts;
-	char *e = url ? escape(url) : NULL, *full;
+	char *e = url ? sb_escape(url) : NULL, *full;
 	json_t *body;
 	long status;
 
@@ -339,15 +155,15 @@ static int load_messages(struct sb_pull *p, char *err, size_t err_size)
 		snprintf(err, err_size, url ? "out of memory" : "a channel without channel_url");
 		return -1;
 	}
-	full = format("%s/v3/group_channels/%s/messages?message_ts=%" JSON_INTEGER_FORMAT
+	full = sb_format("%s/v3/group_channels/%s/messages?message_ts=%" JSON_INTEGER_FORMAT
 		      "&prev_limit=0&next_limit=%d&include=true&reverse=false&with_sorted_meta_array=false",
-		      p->base, e, ts, p->page_size);
+		      p->api.base, e, ts, p->api.page_size);
 	free(e);
 	if (!full) {
 		snprintf(err, err_size, "out of memory");
 		return -1;
 	}
-	body = get_json(p, full, &status, err, err_size);
+	body = sb_api_get(&p->api, full, &status, err, err_size);
 	free(full);
 	if (!body)
 		return -1;
@@ -403,11 +219,11 @@ static int next_message(struct sb_pull *p, json_t **msg, char *err, size_t err_s
 		}
 		/* The page is used up: a short page was the last one; a full page that
 		 * brought nothing new means every message on it shares one timestamp. */
-		fresh = json_array_size(p->msgs) >= (size_t)p->page_size;
+		fresh = json_array_size(p->msgs) >= (size_t)p->api.page_size;
 		if (fresh && !p->page_new) {
 			snprintf(err, err_size, "more than %d messages share the timestamp %" JSON_INTEGER_FORMAT
 						" in %s: raise page_size",
-				 p->page_size, p->last_ts, json_string_value(json_object_get(p->cur, "channel_url")));
+				 p->api.page_size, p->last_ts, json_string_value(json_object_get(p->cur, "channel_url")));
 			return -1;
 		}
 		json_decref(p->msgs);
@@ -440,7 +256,7 @@ int sb_pull_next(struct sb_pull *p, struct im_record *out, char *err, size_t err
 	for (;;) {
 		switch (p->phase) {
 		case PH_USERS:
-			r = pager_next(p, &p->outer, &item, &status, err, err_size);
+			r = sb_pager_next(&p->api, &p->outer, &item, &status, err, err_size);
 			if (r < 0)
 				return IM_SOURCE_ERROR;
 			if (r == 0) {
@@ -452,7 +268,7 @@ int sb_pull_next(struct sb_pull *p, struct im_record *out, char *err, size_t err
 			return IM_SOURCE_OK;
 		case PH_CHANNELS: {
 			json_t *full = NULL;
-			r = pager_next(p, &p->outer, &item, &status, err, err_size);
+			r = sb_pager_next(&p->api, &p->outer, &item, &status, err, err_size);
 			if (r < 0)
 				return IM_SOURCE_ERROR;
 			if (r == 0) {
@@ -476,7 +292,7 @@ int sb_pull_next(struct sb_pull *p, struct im_record *out, char *err, size_t err
 		}
 		case PH_MESSAGES:
 			if (!p->cur) {
-				r = pager_next(p, &p->outer, &item, &status, err, err_size);
+				r = sb_pager_next(&p->api, &p->outer, &item, &status, err, err_size);
 				if (r < 0)
 					return IM_SOURCE_ERROR;
 				if (r == 0) {
@@ -515,7 +331,7 @@ int sb_pull_next(struct sb_pull *p, struct im_record *out, char *err, size_t err
 			if (!p->cur) {
 				const char *uid;
 				char *e;
-				r = pager_next(p, &p->outer, &item, &status, err, err_size);
+				r = sb_pager_next(&p->api, &p->outer, &item, &status, err, err_size);
 				if (r < 0)
 					return IM_SOURCE_ERROR;
 				if (r == 0) {
@@ -523,10 +339,10 @@ int sb_pull_next(struct sb_pull *p, struct im_record *out, char *err, size_t err
 					continue;
 				}
 				uid = json_string_value(json_object_get(item, "user_id"));
-				if (!uid || !(e = escape(uid)))
+				if (!uid || !(e = sb_escape(uid)))
 					continue;
 				p->cur = json_incref(item);
-				r = pager_init(&p->inner, format("%s/v3/users/%s/block", p->base, e), "users",
+				r = sb_pager_init(&p->inner, sb_format("%s/v3/users/%s/block", p->api.base, e), "users",
 					       p->resume_pending ? p->resume_btoken : "",
 					       p->resume_pending ? p->resume_bidx : 0);
 				p->resume_pending = 0;
@@ -534,7 +350,7 @@ int sb_pull_next(struct sb_pull *p, struct im_record *out, char *err, size_t err
 				if (r < 0)
 					goto oom;
 			}
-			r = pager_next(p, &p->inner, &item, &status, p->error, sizeof(p->error));
+			r = sb_pager_next(&p->api, &p->inner, &item, &status, p->error, sizeof(p->error));
 			if (r == 1) {
 				const char *blocker = json_string_value(json_object_get(p->cur, "user_id"));
 				const char *blocked = json_string_value(json_object_get(item, "user_id"));
@@ -554,7 +370,7 @@ int sb_pull_next(struct sb_pull *p, struct im_record *out, char *err, size_t err
 					json_string_value(json_object_get(p->cur, "user_id")) ?: "?");
 			json_decref(p->cur);
 			p->cur = NULL;
-			pager_reset(&p->inner);
+			sb_pager_reset(&p->inner);
 			if (r < 0)
 				return IM_SOURCE_OK;
 			continue;
@@ -632,58 +448,6 @@ static int restore(struct sb_pull *p, const json_t *ck, char *err, size_t err_si
 	return 0;
 }
 
-static char *read_token(const json_t *options, char *err, size_t err_size)
-{
-	const char *env = json_string_value(json_object_get(options, "api_token_env"));
-	const char *file = json_string_value(json_object_get(options, "api_token_file"));
-	char buf[512], *tok;
-	size_t n;
-
-	if (json_object_get(options, "api_token_env") && !env) {
-		snprintf(err, err_size, "source.api_token_env: expected the name of an environment variable");
-		return NULL;
-	}
-	if (json_object_get(options, "api_token_file") && !file) {
-		snprintf(err, err_size, "source.api_token_file: expected a path");
-		return NULL;
-	}
-	if (env && file) {
-		snprintf(err, err_size, "source: give api_token_env or api_token_file, not both");
-		return NULL;
-	}
-	if (file) {
-		FILE *f = fopen(file, "r");
-		if (!f) {
-			snprintf(err, err_size, "source.api_token_file: %s: %s", file, strerror(errno));
-			return NULL;
-		}
-		n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		buf[n] = '\0';
-	} else {
-		const char *v = getenv(env ? env : "SENDBIRD_API_TOKEN");
-		if (!v || !*v) {
-			snprintf(err, err_size, "source.api_token_env: the environment variable %s is not set",
-				 env ? env : "SENDBIRD_API_TOKEN");
-			return NULL;
-		}
-		snprintf(buf, sizeof(buf), "%s", v);
-	}
-	n = strlen(buf);
-	while (n && isspace((unsigned char)buf[n - 1]))
-		buf[--n] = '\0';
-	if (!n || strpbrk(buf, "\r\n")) {
-		snprintf(err, err_size, "source: the API token %s is empty or spans lines",
-			 file ? "file" : "variable");
-		return NULL;
-	}
-	tok = format("Api-Token: %s", buf);
-	memset(buf, 0, sizeof(buf));
-	if (!tok)
-		snprintf(err, err_size, "out of memory");
-	return tok;
-}
-
 int sb_pull_open(const struct im_host *host, const json_t *options, const json_t *checkpoint, struct sb_pull **out,
 		 char *err, size_t err_size)
 {
@@ -695,9 +459,9 @@ int sb_pull_open(const struct im_host *host, const json_t *options, const json_t
 		snprintf(err, err_size, "out of memory");
 		return IM_SOURCE_ERROR;
 	}
-	p->host = host;
-	p->page_size = 100;
-	p->rate = 10;
+	p->api.host = host;
+	p->api.page_size = 100;
+	p->api.rate = 10;
 	p->include_blocks = 1;
 	p->last_ts = -1;
 	p->seen_at_ts = json_array();
@@ -710,22 +474,22 @@ int sb_pull_open(const struct im_host *host, const json_t *options, const json_t
 		snprintf(err, err_size, "source.api_base: expected an http(s):// URL");
 		goto fail;
 	}
-	p->base = base ? strdup(json_string_value(base)) : format("https://api-%s.sendbird.com", app);
-	if (p->base && *p->base && p->base[strlen(p->base) - 1] == '/')
-		p->base[strlen(p->base) - 1] = '\0';
+	p->api.base = base ? strdup(json_string_value(base)) : sb_format("https://api-%s.sendbird.com", app);
+	if (p->api.base && *p->api.base && p->api.base[strlen(p->api.base) - 1] == '/')
+		p->api.base[strlen(p->api.base) - 1] = '\0';
 	if ((v = json_object_get(options, "page_size"))) {
 		if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 200) {
 			snprintf(err, err_size, "source.page_size: expected an integer from 1 to 200");
 			goto fail;
 		}
-		p->page_size = (int)json_integer_value(v);
+		p->api.page_size = (int)json_integer_value(v);
 	}
 	if ((v = json_object_get(options, "rate_per_second"))) {
 		if (!json_is_number(v) || json_number_value(v) <= 0) {
 			snprintf(err, err_size, "source.rate_per_second: expected a positive number");
 			goto fail;
 		}
-		p->rate = json_number_value(v);
+		p->api.rate = json_number_value(v);
 	}
 	if ((v = json_object_get(options, "include_blocks"))) {
 		if (!json_is_boolean(v)) {
@@ -748,7 +512,7 @@ int sb_pull_open(const struct im_host *host, const json_t *options, const json_t
 		}
 		p->to_ts = json_integer_value(v);
 	}
-	if (!p->base || !p->seen_at_ts || !(p->auth = read_token(options, err, err_size)))
+	if (!p->api.base || !p->seen_at_ts || !(p->api.auth = sb_api_auth_header(options, err, err_size)))
 		goto fail;
 	if (checkpoint ? restore(p, checkpoint, err, err_size) < 0 : start_phase(p, PH_USERS, "", 0) < 0) {
 		if (!checkpoint)
@@ -766,19 +530,15 @@ void sb_pull_close(struct sb_pull *p)
 {
 	if (!p)
 		return;
-	pager_reset(&p->outer);
-	pager_reset(&p->inner);
+	sb_pager_reset(&p->outer);
+	sb_pager_reset(&p->inner);
 	json_decref(p->cur);
 	json_decref(p->msgs);
 	json_decref(p->seen_at_ts);
 	json_decref(p->resume_seen);
 	json_decref(p->data);
 	free(p->resume_btoken);
-	free(p->base);
-	if (p->auth) {
-		memset(p->auth, 0, strlen(p->auth));
-		free(p->auth);
-	}
+	sb_api_clear(&p->api);
 	free(p);
 }
 
@@ -793,18 +553,18 @@ int sb_pull_estimate(struct sb_pull *p, json_t **counts, char *err, size_t err_s
 	json_t *c = json_object();
 	size_t i;
 	for (i = 0; c && i < sizeof(lists) / sizeof(lists[0]); i++) {
-		struct pager pg = {0};
+		struct sb_pager pg = {0};
 		json_t *item;
 		json_int_t n = 0;
 		long status;
 		int r;
-		if (pager_init(&pg, format("%s%s", p->base, lists[i].path), lists[i].key, "", 0) < 0) {
-			pager_reset(&pg);
+		if (sb_pager_init(&pg, sb_format("%s%s", p->api.base, lists[i].path), lists[i].key, "", 0) < 0) {
+			sb_pager_reset(&pg);
 			break;
 		}
-		while ((r = pager_next(p, &pg, &item, &status, err, err_size)) == 1)
+		while ((r = sb_pager_next(&p->api, &pg, &item, &status, err, err_size)) == 1)
 			n++;
-		pager_reset(&pg);
+		sb_pager_reset(&pg);
 		if (r < 0) {
 			json_decref(c);
 			return IM_SOURCE_ERROR;
