@@ -64,3 +64,5 @@ tests_sync_test_sync_units_SOURCES = tests/sync/test_sync_units.c \
 tests_sync_test_sync_units_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS) $(MHD_CFLAGS)
 tests_sync_test_sync_units_LDADD = src/libimsync.la src/libimtransform.la $(SYNC_TEST_LDADD) $(MHD_LIBS)
 TESTS += tests/sync/test_sync_units
+TESTS += tests/sync/tls-limits.sh
+EXTRA_DIST += tests/sync/tls-limits.sh
