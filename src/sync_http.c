@@ -669,9 +669,16 @@ void im_sync_http_stop(struct im_sync_http *h)
 		while (h->waiting)
 			pthread_cond_wait(&h->idle, &h->lock);
 		pthread_mutex_unlock(&h->lock);
-		/* Answers for the last resumed requests are queued; give the polling
-		 * thread a moment to write them before the sockets close. */
-		usleep(100000);
+		/* The last answers are queued: let the polling thread write them
+		 * before the sockets close (bounded: idle keep-alive clients would
+		 * otherwise hold the stop until their timeout). */
+		for (int i = 0; i < 40; i++) {
+			const union MHD_DaemonInfo *ci =
+				MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+			if (!ci || ci->num_connections == 0)
+				break;
+			usleep(25000);
+		}
 		MHD_stop_daemon(h->d);
 	}
 	if (h->tls_key_pem) {

@@ -77,8 +77,8 @@ char *im_sync_metrics_render(const struct im_sync_metrics *m, uint64_t queue_dep
 		return NULL;
 	b.p[0] = '\0';
 	counter(&b, "received", "Requests received.", m->received);
-	counter(&b, "stored", "Events committed to the outbox before acknowledgement.", m->stored);
-	counter(&b, "duplicates", "Redelivered events acknowledged and dropped.", m->duplicates);
+	counter(&b, "stored", "Requests whose new events were committed to the outbox before the answer.", m->stored);
+	counter(&b, "duplicates", "Requests whose events were all stored before (retries), acknowledged and dropped.", m->duplicates);
 	counter(&b, "rejected", "Requests refused for failed authentication; nothing stored.", m->rejected);
 	counter(&b, "invalid", "Unparsable requests refused; nothing stored.", m->invalid);
 	counter(&b, "ignored", "Genuine requests needing no sync (echoes of our writes, unsynced commands).",

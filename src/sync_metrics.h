@@ -19,8 +19,8 @@ extern const double im_sync_lat_bounds[IM_SYNC_LAT_BUCKETS];
 
 struct im_sync_metrics {
 	uint64_t received[IM_SYNC_NDIR];   /* requests that reached a handler */
-	uint64_t stored[IM_SYNC_NDIR];     /* events newly committed to the outbox */
-	uint64_t duplicates[IM_SYNC_NDIR]; /* redelivered events acknowledged and dropped */
+	uint64_t stored[IM_SYNC_NDIR];     /* requests whose new events were committed */
+	uint64_t duplicates[IM_SYNC_NDIR]; /* requests whose events were all stored before */
 	uint64_t rejected[IM_SYNC_NDIR];   /* authentication failures (401), nothing stored */
 	uint64_t invalid[IM_SYNC_NDIR];    /* unparsable requests (400) */
 	uint64_t ignored[IM_SYNC_NDIR];    /* genuine but not synced: echoes of our own writes, commands we do not sync */
