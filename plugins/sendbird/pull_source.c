@@ -67,7 +67,8 @@ static int start_phase(struct sb_pull *p, enum phase ph, const char *token, size
 	p->cur = NULL;
 	sb_pager_reset(&p->inner);
 	if (ph == PH_USERS || ph == PH_BLOCKS)
-		url = sb_format("%s/v3/users", p->api.base);
+		/* Deactivated users own history too. */
+		url = sb_format("%s/v3/users?active_mode=all", p->api.base);
 	else if (ph == PH_CHANNELS)
 		/* Members come from /members (all pages), not from show_member. */
 		url = sb_format("%s/v3/group_channels?show_read_receipt=true&show_empty=true", p->api.base);
@@ -548,7 +549,7 @@ int sb_pull_estimate(struct sb_pull *p, json_t **counts, char *err, size_t err_s
 {
 	static const struct {
 		const char *stream, *path, *key;
-	} lists[] = {{SB_STREAM_USERS, "/v3/users", "users"},
+	} lists[] = {{SB_STREAM_USERS, "/v3/users?active_mode=all", "users"},
 		     {SB_STREAM_CHANNELS, "/v3/group_channels?show_empty=true", "channels"}};
 	json_t *c = json_object();
 	size_t i;

@@ -121,7 +121,9 @@ int sb_pager_next(struct sb_api *p, struct sb_pager *pg, json_t **item, long *st
 			json_t *body, *next;
 			if (*pg->token && !(tok = sb_escape(pg->token)))
 				return -1;
-			url = sb_format("%s%slimit=%d%s%s", pg->url, strchr(pg->url, '?') ? "&" : "?", p->page_size,
+			/* List calls take at most 100 per page (messages take 200). */
+			url = sb_format("%s%slimit=%d%s%s", pg->url, strchr(pg->url, '?') ? "&" : "?",
+					p->page_size < 100 ? p->page_size : 100,
 				     tok ? "&token=" : "", tok ? tok : "");
 			free(tok);
 			if (!url) {

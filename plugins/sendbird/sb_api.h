@@ -10,7 +10,7 @@ struct sb_api {
 	const struct im_host *host;
 	char *base;       /* "https://api-APP.sendbird.com", no trailing slash; owned */
 	char *auth;       /* "Api-Token: ..." (secret); owned, wiped by sb_api_clear */
-	int page_size;    /* limit= of every paged call */
+	int page_size;    /* limit= of paged calls (lists: at most 100) */
 	double rate;      /* calls per second, shared under the rate key "sendbird" */
 	long last_status; /* HTTP status of the last call; 0 when no answer came */
 };

@@ -38,6 +38,8 @@ grep -q "^GET /v3/group_channels/team/room 1/members" "$TMPD/requests"
 ok $? "channel urls are escaped in paths"
 grep -q "show_empty=false" "$TMPD/requests" && ! grep -q "show_member" "$TMPD/requests"
 ok $? "channels without messages are not walked for messages; members come from /members only"
+grep -q "^GET /v3/users?active_mode=all&limit=3" "$TMPD/requests"
+ok $? "users are listed with active_mode=all (deactivated users too)"
 
 # The token: only in the header.
 ! grep -q "SECRET-IN-URL" "$TMPD/requests"
@@ -75,7 +77,7 @@ is "$("$DUMP" --estimate "$OPTS" 2>/dev/null)" '{"channels":4,"users":5}' "estim
 
 # Failures.
 SB_TEST_TOKEN=wrong "$DUMP" "$OPTS" >/dev/null 2>"$TMPD/err"
-ok $([ $? -eq 1 ] && grep -q "GET /v3/users?limit=3: HTTP 401" "$TMPD/err" && ! grep -q wrong "$TMPD/err"; echo $?) \
+ok $([ $? -eq 1 ] && grep -q "GET /v3/users?active_mode=all&limit=3: HTTP 401" "$TMPD/err" && ! grep -q wrong "$TMPD/err"; echo $?) \
 	"a wrong token is a fatal error naming the call, without the token"
 env -u SB_TEST_TOKEN "$DUMP" "$OPTS" >/dev/null 2>"$TMPD/err"
 ok $([ $? -eq 1 ] && grep -q "SB_TEST_TOKEN is not set" "$TMPD/err"; echo $?) "a missing token variable is named"
