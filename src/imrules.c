@@ -72,6 +72,7 @@ void im_rules_defaults(struct im_rules *r)
 	r->friend_import_overwrite = true;
 	r->friend_delete_both = true;
 	r->sendmsg_timestamp = true;
+	r->group_msgs_per_second = 40;
 }
 
 static int parse_bool(const char *v, bool *out)
@@ -118,6 +119,8 @@ int im_rules_set(struct im_rules *r, const char *name_eq_value, char *err, size_
 		count = &r->add_member_batch_max;
 	else if (NAME_IS("delete-member-batch-max"))
 		count = &r->delete_member_batch_max;
+	else if (NAME_IS("group-msgs-per-second"))
+		count = &r->group_msgs_per_second;
 	if (count) {
 		if (parse_count(v, 100000, &num))
 			return fail(err, err_size, "%.*s wants a positive count, not '%s'", (int)n,

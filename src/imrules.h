@@ -48,6 +48,7 @@ struct im_rules {
 	bool friend_import_overwrite;	/* friend_import over an existing friendship overwrites [U]: true */
 	bool friend_delete_both;	/* friend_delete without DeleteType deletes both ways [U]: true */
 	bool sendmsg_timestamp;		/* sendmsg honours a MsgTimeStamp field [U]: true */
+	int group_msgs_per_second;	/* send_group_msg per group before MsgFreqCtrl drops: 40 */
 };
 
 /* Fills r with the defaults above. */

@@ -9,8 +9,6 @@
 #include "callback.h"
 #include "state.h"
 
-/* Messages sent into one group per second before frequency control drops them (spec §1.6). */
-#define GROUP_MSGS_PER_SECOND 40
 /* The service drops a later message with the same Random within this window. */
 #define DUPLICATE_WINDOW 300
 
@@ -180,7 +178,8 @@ static int send_group(struct api_ctx *c, const char *from, bool honour_forbid)
 			return api_fail(c, 10016, "blocked by the before-send callback");
 	}
 	if (db_int(c->sim->db, 0, "SELECT COUNT(*) FROM group_msgs WHERE group_id = ? AND send_time = ? AND origin <> 'import'",
-		   "sI", g.id, c->now) >= GROUP_MSGS_PER_SECOND) {
+		   "sI", g.id, c->now) >= c->sim->rules.group_msgs_per_second) {
+		/* Past the per-group rate (spec §1.6) the send "succeeds" but is dropped. */
 		json_object_set_new(c->resp, "MsgTime", json_integer(c->now));
 		json_object_set_new(c->resp, "MsgSeq", json_integer(0));
 		json_object_set_new(c->resp, "MsgDropReason", json_string("MsgFreqCtrl"));

@@ -107,4 +107,21 @@ is "$(jqr '([.RspMsgList[].MsgSeq] | map(tostring) | join(",")) + " " + (.IsFini
 is "$(call_code $G/destroy_group '{"GroupId":"w1"}')" 0 "destroy_group"
 is "$(call_code $G/get_group_member_info '{"GroupId":"w1"}')" 10010 "a destroyed group is gone: 10010"
 imsim_stop
+
+# Per-group frequency control, scaled down to one message a second: of ten quick sends
+# at least two share a second unless they take nine seconds, so some are dropped.
+imsim_start --rule group-msgs-per-second=1 || { echo "Bail out! cannot restart"; exit 1; }
+call im_open_login_svc/account_import '{"UserID":"o"}' >/dev/null
+call $G/create_group '{"Type":"Public","Name":"busy","GroupId":"busy","Owner_Account":"o"}' >/dev/null
+: >"$TMPD/sends"
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	call $G/send_group_msg '{"GroupId":"busy","Random":'$i',"MsgBody":'"$TEXT"'}' >>"$TMPD/sends"
+	echo >>"$TMPD/sends"
+done
+dropped=$(grep -c '"MsgDropReason":"MsgFreqCtrl"' "$TMPD/sends")
+ok $([ "$dropped" -ge 1 ] && echo 0 || echo 1) "past the group's rate a send answers MsgDropReason MsgFreqCtrl ($dropped of 10)"
+is "$(jq -s '[.[] | .ErrorCode] | add' "$TMPD/sends")" 0 "... while still answering ErrorCode 0"
+stored=$(jqr '[.group_msgs[] | select(.group_id=="busy")] | length' "$(curl -s "$SIM_URL/_sim/dump")")
+is "$stored" $((10 - dropped)) "dropped messages are not stored"
+imsim_stop
 done_testing
