@@ -8,7 +8,7 @@
  *                                                         -- plugin's open() as JSON
  *     script = "identity",          -- or a path; a bare name is a bundled script
  *     script_options = { ... },     -- immigrate.option(name) in the script
- *     script_limits = { memory_mb = 256, instructions = 10000000 },
+ *     script_limits = { memory_mb = 128, instructions = 10000000 },  -- the defaults
  *     target = { endpoint = "https://adminapisgp.im.qcloud.com", sdkappid = 1400000000,
  *                admin = "administrator", key_file = "im.key", ca_file = nil,
  *                insecure = false, timeout_ms = 10000, limits = { ... } },

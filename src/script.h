@@ -26,7 +26,7 @@
 struct im_stage;
 struct im_script;
 
-#define IM_SCRIPT_DEFAULT_MEMORY (256u * 1024 * 1024)
+#define IM_SCRIPT_DEFAULT_MEMORY (128u * 1024 * 1024)
 #define IM_SCRIPT_DEFAULT_INSTRUCTIONS 10000000ull
 
 struct im_script_config {
