@@ -40,7 +40,7 @@ i=0
 while [ ! -s "$TMPD/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 if [ -s "$TMPD/port" ]; then
 	export SB_CONFORMANCE_TOKEN=conformance-token
-	echo "{\"app_id\": \"A1\", \"api_base\": \"http://127.0.0.1:$(cat "$TMPD/port")\", \"api_token_env\": \"SB_CONFORMANCE_TOKEN\", \"page_size\": 3}" >"$TMPD/pull.json"
+	echo "{\"app_id\": \"A1\", \"api_base\": \"http://127.0.0.1:$(cat "$TMPD/port")\", \"api_token_env\": \"SB_CONFORMANCE_TOKEN\", \"page_size\": 3, \"rate_per_second\": 10000}" >"$TMPD/pull.json"
 	echo '{"app_id": "A1", "api_token_env": "SB_CONFORMANCE_TOKEN", "page_size": 0}' >"$TMPD/pull-bad.json"
 	conform "pull mode: 22 good, 1 bad (a channel whose messages fail)" "$TMPD/pull.json" "$TMPD/pull-bad.json" 22 1
 else

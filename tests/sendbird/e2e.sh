@@ -103,7 +103,7 @@ i=0
 while [ ! -s "$TMPD/sbport" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 export SB_E2E_TOKEN=e2e-token
 start_sim
-migrate pull "app_id = \"A1\", api_base = \"http://127.0.0.1:$(cat "$TMPD/sbport")\", api_token_env = \"SB_E2E_TOKEN\", page_size = 3"
+migrate pull "app_id = \"A1\", api_base = \"http://127.0.0.1:$(cat "$TMPD/sbport")\", api_token_env = \"SB_E2E_TOKEN\", page_size = 3, rate_per_second = 10000"
 DUMP=pull
 is "$MIGRATE_RC" 3 "pull: finishes with dead letters (the channel whose messages are forbidden)"
 grep -q "locked/messages.*HTTP 403" "$TMPD/pull.dlq"
