@@ -2,9 +2,11 @@
 # bench/sync.sh BUILD_DIR [DURATION_S] [CONNECTIONS]: Tencent IM callbacks per second
 # that `immigrate sync` acknowledges durably (stored in the outbox, group-committed,
 # then answered), with p50/p99 acknowledgement latency, measured with wrk on
-# loopback. Runs twice: fsync on every group commit (the default) and
-# sync.fsync = false (crash-safe, not power-loss-safe). The mapping script's
-# reverse() returns nothing, so delivery costs one Lua call per event and no I/O.
+# loopback. Three runs: fsync on every group commit (the default) with the
+# delivery worker running, the same with sync.deliver = false (acceptance alone),
+# and sync.fsync = false (crash-safe, not power-loss-safe). The mapping script's
+# reverse() returns nothing, so delivery costs one Lua call and one mark per
+# event, and no network I/O.
 set -e
 B=${1:?usage: bench/sync.sh BUILD_DIR [DURATION_S] [CONNECTIONS]}
 B=$(cd "$B" && pwd)
@@ -26,7 +28,7 @@ function reverse(event, ctx) return nil end
 LUA
 export IMMIGRATE_PLUGIN_PATH="$B/plugins/webhook/.libs"
 
-run() { # run FSYNC
+run() { # run FSYNC DELIVER
 	rm -f state.db* sync.port
 	cat >job.lua <<LUA
 return {
@@ -35,7 +37,7 @@ return {
   target = { endpoint = "http://127.0.0.1:9", sdkappid = 1400000001, admin = "admin", key_file = "im.key" },
   state = "state.db",
   sync = { listen = "127.0.0.1:0", port_file = "sync.port", callback_token_file = "cb.token",
-           fsync = $1, max_connections = 4096 },
+           fsync = $1, deliver = $2, max_connections = 4096 },
 }
 LUA
 	"$B/immigrate" sync job.lua 2>sync.err &
@@ -46,7 +48,7 @@ LUA
 	t=$(date +%s)
 	sign=$(printf '%s%s' "$(cat cb.token)" "$t" | sha256sum | cut -d' ' -f1)
 	url="http://127.0.0.1:$P/im/callback?SdkAppid=1400000001&CallbackCommand=C2C.CallbackAfterSendMsg&contenttype=json&ClientIP=127.0.0.1&OptPlatform=iOS&Sign=$sign&RequestTime=$t"
-	echo "== fsync=$1, $CONN connections, ${DUR}s"
+	echo "== fsync=$1 deliver=$2, $CONN connections, ${DUR}s, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	wrk -t2 -c"$CONN" -d"${DUR}s" -s "$S/sync-wrk.lua" "$url" | grep -E '^(requests|ack/s|p[0-9])'
 	curl -s "http://127.0.0.1:$P/metrics" >metrics.txt
 	stored=$(awk '$1 == "immigrate_sync_stored_total{direction=\"new_to_old\"}" { print $2 }' metrics.txt)
@@ -58,5 +60,6 @@ LUA
 	PID=
 	echo "rows in the outbox after SIGTERM: $(sqlite3 state.db 'SELECT count(*) FROM sync_events' 2>/dev/null || echo '?')"
 }
-run true
-run false
+run true true
+[ -n "$QUICK" ] || run true false
+[ -n "$QUICK" ] || run false true

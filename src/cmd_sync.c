@@ -197,7 +197,9 @@ static int start(struct daemon *d, const char *plugin_dir, char *err, size_t err
 		.src = d->src,
 		.deliver_state = d->deliver_state,
 	};
-	if (im_sync_deliver_start(&dp, &d->deliver, err, err_size) < 0)
+	if (!cfg->deliver)
+		im_warn("sync: sync.deliver is false: events are stored and acknowledged, not delivered");
+	else if (im_sync_deliver_start(&dp, &d->deliver, err, err_size) < 0)
 		return IM_EXIT_FATAL;
 	struct im_sync_http_params hp = {
 		.cfg = cfg,
@@ -211,9 +213,10 @@ static int start(struct daemon *d, const char *plugin_dir, char *err, size_t err
 	};
 	if (im_sync_http_start(&hp, &d->http, err, err_size) < 0)
 		return IM_EXIT_USAGE;
-	im_info("sync: listening on %s:%d (%s), plugin %s, state %s; old->new %s, new->old %s", cfg->listen_host,
+	im_info("sync: listening on %s:%d (%s), plugin %s, state %s; old->new %s, new->old %s%s", cfg->listen_host,
 		im_sync_http_port(d->http), cfg->tls_cert ? "https" : "http", d->src->name,
-		im_job_state_path(d->job), cfg->old_to_new ? "on" : "off", cfg->new_to_old ? "on" : "off");
+		im_job_state_path(d->job), cfg->old_to_new ? "on" : "off", cfg->new_to_old ? "on" : "off",
+		cfg->deliver ? "" : " (store only)");
 	return IM_EXIT_OK;
 }
 

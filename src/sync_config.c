@@ -99,6 +99,7 @@ int im_sync_config_parse(const json_t *sync, const char *base_dir, struct im_syn
 	cfg->retry_max_ms = 60000;
 	cfg->history_wait_ms = 2000;
 	cfg->old_to_new = cfg->new_to_old = 1;
+	cfg->deliver = 1;
 	if (!cfg->listen_host) {
 		snprintf(err, err_size, "out of memory");
 		return -1;
@@ -148,6 +149,9 @@ int im_sync_config_parse(const json_t *sync, const char *base_dir, struct im_syn
 			cfg->connection_timeout = (unsigned)n;
 		} else if (strcmp(key, "fsync") == 0) {
 			if (get_bool(v, key, &cfg->fsync, err, err_size) < 0)
+				return -1;
+		} else if (strcmp(key, "deliver") == 0) {
+			if (get_bool(v, key, &cfg->deliver, err, err_size) < 0)
 				return -1;
 		} else if (strcmp(key, "batch_max") == 0) {
 			if (get_int(v, key, 1, 100000, &n, err, err_size) < 0)

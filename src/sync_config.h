@@ -18,6 +18,9 @@
  *     history_wait_ms = 2000,      -- re-check interval for group messages whose
  *                                  -- group history is still importing
  *     directions = { old_to_new = true, new_to_old = true },
+ *     deliver = true,              -- false: accept and store only (deliveries wait for a
+ *                                  -- start with deliver = true; for staging a cutover
+ *                                  -- and for measuring acceptance alone)
  *   }
  *
  * Relative paths are relative to the job file's directory. Unknown keys are
@@ -45,6 +48,7 @@ struct im_sync_config {
 	long retry_base_ms, retry_max_ms;
 	long history_wait_ms;
 	int old_to_new, new_to_old;
+	int deliver;
 };
 
 /* Fills cfg from the sync table (NULL: all defaults) with paths resolved against

@@ -62,7 +62,7 @@ int main(void)
 	ok(im_sync_config_parse(j, NULL, &cfg, err, sizeof err) == 0 && strcmp(cfg.listen_host, "::1") == 0 &&
 		   cfg.port == 0,
 	   "IPv6 listen with port 0");
-	ok(cfg.fsync == 1 && cfg.callback_window == 60 && cfg.max_body == 1048576, "defaults");
+	ok(cfg.fsync == 1 && cfg.callback_window == 60 && cfg.max_body == 1048576 && cfg.deliver == 1, "defaults");
 	im_sync_config_free(&cfg);
 	json_decref(j);
 
