@@ -44,3 +44,5 @@ tests_transform_test_imrecord_LDADD = $(TRANSFORM_TEST_LDADD)
 TESTS += tests/transform/test_imrecord
 TESTS += tests/transform/e2e.sh
 EXTRA_DIST += tests/transform/e2e.sh tests/transform/chat.lua tests/transform/gen-chat.sh
+TESTS += tests/transform/run-load.sh
+EXTRA_DIST += tests/transform/run-load.sh

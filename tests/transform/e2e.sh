@@ -106,6 +106,18 @@ for attempt in 1 2 3; do
 	wait $pid 2>/dev/null
 done
 echo "# killed $kills time(s) mid-run"
+# SIGINT: stops cleanly at the next record, commits, says how to resume.
+H3_STATE=resumed.db "$IMMIGRATE" run job.lua --stage-only >int.out 2>int.err &
+pid=$!
+sleep 0.2
+kill -INT $pid 2>/dev/null
+wait $pid
+rc=$?
+if grep -q interrupted int.err; then
+	is "$rc" 1 "SIGINT: exit 1, interrupted"
+else
+	ok 0 "SIGINT: the run had finished before the signal (rc $rc)"
+fi
 H3_STATE=resumed.db "$IMMIGRATE" run job.lua --stage-only >resumed.out 2>&1
 is "$?" 3 "the resumed run finishes (exit 3: dead letters)"
 dump resumed.db >resumed.dump
