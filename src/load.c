@@ -84,6 +84,9 @@ struct loader {
 	bool warned_probe;
 	bool derived_unread;
 	bool stage_failed; /* a write failed inside the loop's transaction */
+	double last_reply;	   /* monotonic time of the last HTTP answer */
+	unsigned unreachable;	   /* connection failures since then */
+	double unreachable_timeout;
 	uint64_t rng;
 };
 
@@ -565,6 +568,10 @@ static void on_answer(void *arg, const struct im_tim_reply *reply)
 	struct im_verdict v;
 	json_t *resp = NULL;
 	im_classify_answer(&a, &v, &resp);
+	if (reply->http_status != 0) {
+		L->last_reply = im_pace_now();
+		L->unreachable = 0;
+	}
 	if (b->probe) {
 		b->probe = false;
 		on_probe(b, &v, resp);
@@ -660,6 +667,21 @@ static void on_answer(void *arg, const struct im_tim_reply *reply)
 	case IM_OUTCOME_TRANSIENT:
 		im_debug("%s/%s: %s (batch %lld, will retry)", ln->ki->service, ln->ki->command, v.message,
 			 (long long)b->id);
+		if (v.kind == IM_CODE_CURL && !v.uncertain) {
+			/* Never reached the service: an outage is not the records' fault. Wait
+			 * and retry without charging them; give up on the run, not on them. */
+			L->unreachable++;
+			if (now - L->last_reply > L->unreachable_timeout && L->unreachable >= 3)
+				set_fatal(L, "no answer from the endpoint for %.0f s (%s): check target.endpoint and "
+					     "the network, then run again",
+					  now - L->last_reply, v.message);
+			for (size_t i = 0; i < b->n; i++)
+				s[i] = (struct load_settle){.id = b->rows[i].id, .fate = LOAD_REQUEUE,
+							    .attempts = b->rows[i].attempts,
+							    .code = b->resend ? LOAD_CODE_RESEND : v.code,
+							    .retry_at = retry_time(L, L->unreachable < 6 ? (int)L->unreachable : 6)};
+			break;
+		}
 		if (ln->kind == IM_KIND_GROUP_MSG && (v.uncertain || b->resend) &&
 		    b->rows[0].attempts + 1 < L->max_attempts) {
 			/* Group messages are not idempotent: find out what landed first. */
@@ -849,6 +871,7 @@ static int setup(struct loader *L, const struct im_load_target *tg, const struct
 			 : json_is_integer(c) && json_integer_value(c) > 0 ? (size_t)json_integer_value(c)
 									     : DEFAULT_CONCURRENCY;
 	L->max_attempts = opt->max_attempts > 0 ? opt->max_attempts : DEFAULT_MAX_ATTEMPTS;
+	L->unreachable_timeout = opt->unreachable_timeout > 0 ? opt->unreachable_timeout : 60;
 	json_t *gmb = json_object_get(tg->limits, "group_msg_batch");
 	int group_msg_max = IM_GROUP_MSG_MAX_DEFAULT;
 	if (gmb) {
@@ -944,6 +967,7 @@ int im_load_execute(const struct im_load_target *tg, struct im_stage *stage, con
 	sigaction(SIGTERM, &sa, &old_term);
 
 	double t0 = im_pace_now();
+	L.last_reply = t0;
 	L.last_renew = -1e9;
 	recover(&L);
 	bool interrupted = false;

@@ -28,6 +28,10 @@ struct im_load_options {
 	bool log_json;	  /* progress and summary as JSON Lines */
 	int max_attempts; /* transient failures per record before it is dead-lettered; 0: 8 */
 	bool no_summary;  /* do not print the final table */
+	/* Seconds without any answer from the endpoint (only connection failures)
+	 * after which the run stops; records are not charged for an unreachable
+	 * endpoint. 0: 60. */
+	int unreachable_timeout;
 };
 
 /* The target as the loader needs it (im_load_run fills it from the job). Strings

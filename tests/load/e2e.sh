@@ -157,7 +157,17 @@ grep -q "$(cat "$TMPD/wrong")" "$TMPD/auth.err"
 ok $((1 - $?)) "the message does not contain the key"
 stop_sim
 
-# 10. A bad limit is a configuration error naming the key.
+# 10. An endpoint that does not answer stops the run after a while, and charges
+#     no record for it: nothing is dead-lettered, everything stays pending.
+"$LOADRUN" --state "$TMPD/down.db" --records "$TMPD/dead.jsonl" --endpoint "http://127.0.0.1:1" \
+	--sdkappid 1400000000 --admin admin --key-file "$TMPD/key" --quiet --unreachable-s 2 >/dev/null 2>"$TMPD/down.err"
+is "$?" 1 "unreachable endpoint: exit 1"
+grep -q 'no answer from the endpoint' "$TMPD/down.err"
+ok $? "the message says the endpoint does not answer"
+pending=$(python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); print(c.execute("SELECT count(*) FROM records WHERE status = 0 AND attempts = 0").fetchone()[0], c.execute("SELECT count(*) FROM dead_letters").fetchone()[0])' "$TMPD/down.db")
+is "$pending" "3 0" "all records still pending and uncharged, no dead letter"
+
+# 11. A bad limit is a configuration error naming the key.
 load badlimit --records "$TMPD/dead.jsonl" --limits '{"importmsg": -5}' >/dev/null 2>"$TMPD/badlimit.err"
 is "$?" 2 "a negative limit: exit 2"
 grep -q 'target.limits.importmsg' "$TMPD/badlimit.err"

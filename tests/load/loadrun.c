@@ -4,7 +4,7 @@
  *
  *   loadrun --state DB [--records FILE] --endpoint URL --sdkappid N --admin ID
  *           --key-file F [--concurrency N] [--limits JSON] [--quiet] [--json]
- *           [--ca-file F] [--insecure] [--timeout-ms N] [--verbose]
+ *           [--ca-file F] [--insecure] [--timeout-ms N] [--unreachable-s N] [--verbose]
  *
  * Each line of FILE is one IM record with "kind" (and optionally "_source_id");
  * the dedupe key is the line's kind and compact sorted JSON, so staging the same
@@ -160,6 +160,8 @@ int main(int argc, char **argv)
 			opt.concurrency = atoi(v);
 		else if (!strcmp(a, "--limits"))
 			limits_text = v;
+		else if (!strcmp(a, "--unreachable-s"))
+			opt.unreachable_timeout = atoi(v);
 		else if (!strcmp(a, "--ca-file"))
 			tg.ca_file = v;
 		else if (!strcmp(a, "--timeout-ms"))
