@@ -9,7 +9,6 @@ command -v curl >/dev/null 2>&1 || skip_all "curl not installed"
 [ -x "$IMSIM" ] || skip_all "immigrate-imsim not built"
 [ -x "$IMMIGRATE" ] || skip_all "immigrate not built"
 [ -f "$top_builddir/plugins/sendbird/.libs/sendbird.so" ] || skip_all "sendbird plugin not built"
-LOADRUN="$top_builddir/tests/load/loadrun"
 make_tmpdir
 printf '5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e\n' >"$TMPD/key"
 chmod 600 "$TMPD/key"
@@ -40,14 +39,6 @@ return {
 EOF
 	"$IMMIGRATE" run "$TMPD/$1.lua" --quiet >"$TMPD/$1.out" 2>"$TMPD/$1.err"
 	MIGRATE_RC=$?
-	# Until `immigrate run` carries the load half, load its stage with the loader's driver.
-	if [ $MIGRATE_RC -eq 0 -o $MIGRATE_RC -eq 3 ] && grep -q "load: not built" "$TMPD/$1.out" "$TMPD/$1.err"; then
-		STAGE_RC=$MIGRATE_RC
-		"$LOADRUN" --state "$TMPD/$1.db" --endpoint "http://127.0.0.1:$PORT" --sdkappid 1400000000 \
-			--admin admin --key-file "$TMPD/key" --quiet >>"$TMPD/$1.out" 2>>"$TMPD/$1.err"
-		MIGRATE_RC=$?
-		[ $MIGRATE_RC -eq 0 ] && MIGRATE_RC=$STAGE_RC
-	fi
 	curl -s "http://127.0.0.1:$PORT/_sim/dump" >"$TMPD/$1.dump"
 	"$IMMIGRATE" dlq list "$TMPD/$1.lua" --all --json >"$TMPD/$1.dlq" 2>&1
 }
