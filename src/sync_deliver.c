@@ -390,18 +390,36 @@ static int send_call(struct im_sync_deliver *d, struct im_sync_call *c, struct o
 	}
 }
 
-static int history_pending(struct im_sync_deliver *d, const char *group_id)
+/* Whether a live message for group_id must wait: the bulk extraction is still
+ * running (a checkpoint not done: the group's history may not even be staged
+ * yet), or staged history for the group has not landed. Says why in why. */
+static int history_pending(struct im_sync_deliver *d, const char *group_id, char *why, size_t why_size)
 {
 	char err[256];
 	int pending = 0;
 	pthread_mutex_lock(d->p.stage_lock);
-	sqlite3_stmt *s = im_stage_stmt(d->p.stage,
-					"SELECT 1 FROM records WHERE kind = 'group_msg' AND status IN (0, 1)"
-					" AND conv = ? LIMIT 1",
-					err, sizeof err);
+	sqlite3_stmt *s = im_stage_stmt(d->p.stage, "SELECT source FROM checkpoints WHERE done = 0 LIMIT 1", err,
+					sizeof err);
+	if (s && sqlite3_step(s) == SQLITE_ROW) {
+		pending = 1;
+		const unsigned char *src = sqlite3_column_text(s, 0);
+		fmt_into(why, why_size, "group %s: the bulk import of '%s' is still extracting; live message waits",
+			 group_id, src ? (const char *)src : "?");
+	}
+	if (s)
+		sqlite3_reset(s);
+	s = pending ? NULL
+		    : im_stage_stmt(d->p.stage,
+				    "SELECT count(*) FROM records WHERE kind = 'group_msg' AND status IN (0, 1)"
+				    " AND conv = ?",
+				    err, sizeof err);
 	if (s) {
 		sqlite3_bind_text(s, 1, group_id, -1, SQLITE_TRANSIENT);
-		pending = sqlite3_step(s) == SQLITE_ROW;
+		if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int64(s, 0) > 0) {
+			pending = 1;
+			fmt_into(why, why_size, "group %s: %lld history messages not yet imported; live message waits",
+				 group_id, (long long)sqlite3_column_int64(s, 0));
+		}
 		sqlite3_reset(s);
 		sqlite3_clear_bindings(s);
 	}
@@ -524,10 +542,9 @@ static void process_old_to_new(struct im_sync_deliver *d, const struct im_outbox
 		} else {
 			o->oc = OC_DELIVERED;
 			for (size_t i = 0; i < n; i++) {
-				if (strcmp(calls[i].kind, "group_msg") == 0 && history_pending(d, calls[i].group_id)) {
+				if (strcmp(calls[i].kind, "group_msg") == 0 &&
+				    history_pending(d, calls[i].group_id, o->error, sizeof o->error)) {
 					o->oc = OC_DEFER;
-					snprintf(o->error, sizeof o->error,
-						 "group %s: history still importing; live message waits", calls[i].group_id);
 					break;
 				}
 			}
@@ -671,6 +688,8 @@ static void settle(struct im_sync_deliver *d, int dir, const struct im_outbox_ro
 		return;
 	case OC_DEFER: {
 		im_sync_count(&mt->deferred[dir], 1);
+		if (row->next_at == 0) /* the first time this event waits */
+			im_info("sync: event %lld: %s", (long long)row->id, o->error);
 		int64_t at = now + cfg->history_wait_ms;
 		marks_add(m, row->id, IM_OUTBOX_PENDING, row->attempts, at, o->conv, o->error);
 		ks_add(blocked, o->conv);
