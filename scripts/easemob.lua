@@ -3,9 +3,11 @@
 --
 -- Input streams: users and chatgroups (REST pull: the current state, read
 -- first), messages (history files and message callbacks, each msg_id once),
--- roster (friend and block events), groups (muc events), read_acks, recalls. The plugin adds _from/_to (user ids behind the JIDs), _from_admin,
--- _group_id, _chatroom, _recalled and _acked_time (see plugins/easemob/
--- em_record.h). What maps where, and what does not, is in doc/easemob.md.
+-- roster (friend and block events), groups (muc events), read_acks, recalls.
+-- The plugin adds _from/_to (user ids behind the JIDs), _from_admin, _group_id,
+-- _chatroom, _recalled and _acked_time (see plugins/easemob/em_record.h). What
+-- maps where, and what does not, is in doc/easemob.md. Profile tags for user
+-- metadata: the PROFILE_TAGS table below.
 --
 -- Options (job file: script_options = { ... }):
 --   admin_account         account that sends what the app admin (the bare
