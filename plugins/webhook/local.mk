@@ -7,3 +7,4 @@ plugins_webhook_webhook_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CRYPTO_CFLA
 plugins_webhook_webhook_la_LDFLAGS = -module $(AM_LDFLAGS) $(PLUGIN_LDFLAGS)
 plugins_webhook_webhook_la_LIBADD = $(JANSSON_LIBS) $(CRYPTO_LIBS)
 endif
+EXTRA_DIST += plugins/webhook/README.md
