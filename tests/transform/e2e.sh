@@ -107,17 +107,24 @@ for attempt in 1 2 3; do
 done
 echo "# killed $kills time(s) mid-run"
 # SIGINT: stops cleanly at the next record, commits, says how to resume.
-H3_STATE=resumed.db "$IMMIGRATE" run job.lua --stage-only >int.out 2>int.err &
+H3_STATE=int.db "$IMMIGRATE" run job.lua --stage-only >int.out 2>int.err &
 pid=$!
-sleep 0.2
+n=0
+while kill -0 $pid 2>/dev/null && [ $n -lt 500 ]; do
+	[ -n "$(sqlite3 int.db "select token from checkpoints where done = 0" 2>/dev/null)" ] && break
+	sleep 0.02; n=$((n + 1))
+done
 kill -INT $pid 2>/dev/null
 wait $pid
 rc=$?
 if grep -q interrupted int.err; then
-	is "$rc" 1 "SIGINT: exit 1, interrupted"
+	is "$rc" 1 "SIGINT: exit 1, interrupted, resumable"
 else
-	ok 0 "SIGINT: the run had finished before the signal (rc $rc)"
+	ok 0 "SIGINT: the run had finished before the signal (rc $rc, polls $n)"
 fi
+H3_STATE=int.db "$IMMIGRATE" run job.lua --stage-only >/dev/null 2>&1
+dump int.db >int.dump
+cmp -s clean.dump int.dump; ok $? "SIGINT + resume stages exactly what a clean run stages"
 H3_STATE=resumed.db "$IMMIGRATE" run job.lua --stage-only >resumed.out 2>&1
 is "$?" 3 "the resumed run finishes (exit 3: dead letters)"
 dump resumed.db >resumed.dump
