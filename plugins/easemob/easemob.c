@@ -18,7 +18,7 @@
  *
  * Checkpoint: {"file":PATH,"input":I,"line":L,"offset":O}, the position just past
  * the last consumed line of input I (O in uncompressed bytes), or {"input":N} at
- * the end. Resuming re-reads the inputs up to that position, processing every line
+ * the end; during the pull {"pull": position} (em_pull.h). Resuming re-reads the inputs up to that position, processing every line
  * exactly as the first pass did but yielding nothing: this rebuilds the seen-set
  * (so deduplication decides as it would have without the interruption), checks
  * that the position is a line boundary of the same file, and needs no seen-set
@@ -181,12 +181,10 @@ static int process_line(struct em_state *s, int kind, enum em_input_kind input_k
 	return 1;
 }
 
-/* Consumes one line (or moves past the end of the current input). Returns 1 with
- * a record made, 0 with none, IM_SOURCE_END past the last input (as 2), or -1
- * (fatal, err filled). */
 #define STEP_END 2
+
 /* One step of the pull: a user/group record, or one line of a pulled history
- * file handled like a history input line. */
+ * file handled like a history input line. Returns as step(). */
 static int pull_step(struct em_state *s, char *err, size_t err_size)
 {
 	struct em_pull_item item;
@@ -216,6 +214,9 @@ static int pull_step(struct em_state *s, char *err, size_t err_size)
 	}
 }
 
+/* Consumes one pull item or one line (or moves past the end of the current
+ * input). Returns 1 with a record made, 0 with none, STEP_END past the last
+ * input, or -1 (fatal, err filled). */
 static int step(struct em_state *s, char *err, size_t err_size)
 {
 	if (s->pull && !s->pull_done)
