@@ -66,7 +66,15 @@ struct lane {
 	int64_t id_cursor;
 	double idle_until;
 	struct im_progress_kind *stats;
+	/* The conversations with the most records left. Their calls cannot overlap,
+	 * so they bound when the kind ends: they get a slot whenever they are free,
+	 * the others share the rest in turn. Refreshed every PRIO_REFRESH seconds. */
+	char **prio;
+	size_t nprio;
+	double prio_at;
 };
+
+#define PRIO_REFRESH 30.0
 
 struct loader {
 	struct im_stage *st;
@@ -232,10 +240,58 @@ static struct batch *next_by_id(struct loader *L, struct lane *ln, char *err, si
 	return NULL;
 }
 
+static void free_prio(struct lane *ln)
+{
+	for (size_t i = 0; i < ln->nprio; i++)
+		free(ln->prio[i]);
+	free(ln->prio);
+	ln->prio = NULL;
+	ln->nprio = 0;
+}
+
+/* A batch from the biggest conversations that are free, or NULL. */
+static struct batch *next_by_priority(struct loader *L, struct lane *ln, int64_t now, char *err, size_t err_size)
+{
+	double mono = im_pace_now();
+	if (ln->prio_at == 0 || mono - ln->prio_at > PRIO_REFRESH) {
+		free_prio(ln);
+		ln->prio_at = mono;
+		size_t want = L->concurrency / 2;
+		if (want > 64)
+			want = 64;
+		if (want > 0 &&
+		    load_stage_biggest_convs(L->st, ln->ki->name, want, &ln->prio, &ln->nprio, err, err_size) < 0)
+			return NULL;
+	}
+	for (size_t i = 0; i < ln->nprio; i++) {
+		if (!ln->prio[i] || conv_busy(ln, ln->prio[i]))
+			continue;
+		struct load_row *rows;
+		size_t n;
+		if (load_stage_conv_head(L->st, ln->ki->name, ln->prio[i], ln->max_items, &rows, &n, err, err_size) < 0)
+			return NULL;
+		if (n == 0) {
+			free(ln->prio[i]); /* finished (or all dead) */
+			ln->prio[i] = NULL;
+			free(rows);
+			continue;
+		}
+		if (rows[0].retry_at > now) {
+			load_rows_free(rows, n);
+			continue;
+		}
+		return make_batch(L, ln, rows, n);
+	}
+	return NULL;
+}
+
 static struct batch *next_by_conv(struct loader *L, struct lane *ln, char *err, size_t err_size)
 {
 	int64_t now = (int64_t)time(NULL);
 	bool wrapped = false;
+	struct batch *pb = next_by_priority(L, ln, now, err, err_size);
+	if (pb || *err)
+		return pb;
 	for (int round = 0; round < 8; round++) {
 		char **convs;
 		size_t nc;
@@ -915,6 +971,7 @@ static void loader_close(struct loader *L)
 			batch_free(b);
 		}
 		free(ln->conv_cursor);
+		free_prio(ln);
 	}
 	im_progress_free(L->progress);
 }

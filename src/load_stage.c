@@ -146,6 +146,39 @@ int load_stage_next_convs(struct im_stage *st, const char *kind, const char *aft
 	return 0;
 }
 
+int load_stage_biggest_convs(struct im_stage *st, const char *kind, size_t max, char ***convs, size_t *n,
+			     char *err, size_t err_size)
+{
+	sqlite3_stmt *s = im_stage_stmt(st,
+					"SELECT conv FROM records WHERE kind = ?1 AND status = 0 GROUP BY conv"
+					" HAVING count(*) >= 2 ORDER BY count(*) DESC, conv LIMIT ?2",
+					err, err_size);
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (int64_t)max);
+	char **v = calloc(max ? max : 1, sizeof *v);
+	size_t len = 0;
+	int rc = SQLITE_DONE;
+	if (!v) {
+		sqlite3_reset(s);
+		snprintf(err, err_size, "out of memory");
+		return -1;
+	}
+	while (len < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
+		v[len++] = col_text(s, 0);
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		for (size_t i = 0; i < len; i++)
+			free(v[i]);
+		free(v);
+		return fail(st, err, err_size, "ranking conversations");
+	}
+	*convs = v;
+	*n = len;
+	return 0;
+}
+
 int load_stage_conv_head(struct im_stage *st, const char *kind, const char *conv, size_t max,
 			 struct load_row **rows, size_t *n, char *err, size_t err_size)
 {

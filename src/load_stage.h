@@ -50,6 +50,12 @@ int load_stage_fetch_by_id(struct im_stage *st, const char *kind, int64_t after_
 int load_stage_next_convs(struct im_stage *st, const char *kind, const char *after, size_t max,
 			  char ***convs, size_t *n, char *err, size_t err_size);
 
+/* The max conversations of kind with the most pending records (at least 2),
+ * most first: the ones whose serialised calls bound the load's end. *convs as in
+ * load_stage_next_convs. */
+int load_stage_biggest_convs(struct im_stage *st, const char *kind, size_t max, char ***convs, size_t *n,
+			     char *err, size_t err_size);
+
 /* The first max pending records of conv (kind), in (ord, seq) order. */
 int load_stage_conv_head(struct im_stage *st, const char *kind, const char *conv, size_t max,
 			 struct load_row **rows, size_t *n, char *err, size_t err_size);
