@@ -200,30 +200,45 @@ static int l_id32(lua_State *L)
 	return 1;
 }
 
-/* Hashed ids already written to the id map by this state: scripts ask for the
- * same user on every message, the map needs it once. */
-static int idmap_seen(struct im_sandbox *sb, int group, const char *s, size_t len)
+/* Recently hashed ids of this state, "<group byte><old id>\0<new id>": scripts
+ * ask for the same user on every message, and SHA-256 plus an id map write
+ * per call would cost more than the rest of the call. */
+static const char *hashed_cached(struct im_sandbox *sb, int group, const char *s, size_t len, char ***slot_out)
 {
 	uint32_t h = im_id32(s, len) ^ (uint32_t)group;
 	char **slot = &sb->idmap_cache[h % IM_IDMAP_CACHE];
-	if (*slot && (unsigned char)(*slot)[0] == (unsigned char)group && strlen(*slot + 1) == len &&
-	    !memcmp(*slot + 1, s, len))
-		return 1;
-	char *copy = malloc(len + 2);
-	if (copy) {
-		copy[0] = (char)group;
-		memcpy(copy + 1, s, len);
-		copy[len + 1] = '\0';
-		free(*slot);
-		*slot = copy;
-	}
-	return 0;
+	*slot_out = slot;
+	const char *e = *slot;
+	if (e && (unsigned char)e[0] == (unsigned char)group && strlen(e + 1) == len && !memcmp(e + 1, s, len))
+		return e + 1 + len + 1;
+	return NULL;
+}
+
+static void cache_hashed(char **slot, int group, const char *s, size_t len, const char *out)
+{
+	size_t olen = strlen(out);
+	char *e = malloc(len + olen + 3);
+	if (!e)
+		return; /* only a cache */
+	e[0] = (char)group;
+	memcpy(e + 1, s, len);
+	e[len + 1] = '\0';
+	memcpy(e + len + 2, out, olen + 1);
+	free(*slot);
+	*slot = e;
 }
 
 static int sanitize_id(lua_State *L, int group)
 {
 	size_t len;
 	const char *s = luaL_checklstring(L, 1, &len);
+	struct im_sandbox *sb = im_lua_sandbox(L);
+	char **slot;
+	const char *known = hashed_cached(sb, group, s, len, &slot);
+	if (known) {
+		lua_pushstring(L, known);
+		return 1;
+	}
 	char out[IM_GROUPID_MAX + 1];
 	int rc = group ? im_groupid_sanitize(s, len, out) : im_userid_sanitize(s, len, out);
 	if (rc < 0)
@@ -232,12 +247,12 @@ static int sanitize_id(lua_State *L, int group)
 		lua_settop(L, 1);
 		return 1;
 	}
-	struct im_sandbox *sb = im_lua_sandbox(L);
-	if (sb->stage && !idmap_seen(sb, group, s, len)) {
+	if (sb->stage) {
 		char err[256];
 		if (im_stage_idmap_put(sb->stage, group ? "group" : "user", s, out, err, sizeof err) < 0)
 			return luaL_error(L, "immigrate.%s: %s", group ? "groupid" : "userid", err);
 	}
+	cache_hashed(slot, group, s, len, out);
 	lua_pushstring(L, out);
 	return 1;
 }
