@@ -142,6 +142,13 @@ is "$(q '[.c2c_msgs[] | select(.body[0].MsgContent.Text == "hello bob")][0].orig
 is "$(q '[.c2c_msgs[] | select(.body[0].MsgContent.Text == "hello bob")][0].unread')" 1 \
 	"SyncFromOldSystem=5: counted as unread"
 
+hook '{"id":"r-1","data":{"type":"read","reader":"bob","peer":"alice","ts":1700000001}}' >/dev/null
+wait_for has '[.c2c_msgs[] | select(.body[0].MsgContent.Text == "hello bob")][0].unread' 0
+ok $? "old->new c2c_read: the message is read"
+hook '{"id":"p-1","data":{"type":"profile","user":"alice","nick":"Alice Liddell"}}' >/dev/null
+wait_for has '[.profiles[] | select(.user_id == "alice" and .tag == "Tag_Profile_IM_Nick")][0].value' "Alice Liddell"
+ok $? "old->new profile: nickname changed"
+
 before=$(m_o2n duplicates)
 is "$(hook '{"id":"m-1","stream":"messages","data":{"type":"message","from":"alice","to":"bob","text":"hello bob","ts":1700000000}}')" 200 \
 	"a vendor retry (same id, new signature) is acknowledged"

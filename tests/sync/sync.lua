@@ -31,6 +31,12 @@ function map(rec, ctx)
     return { kind = "blacklist", From_Account = rec.from, To_Account = rec.to }
   elseif t == "unblock" then
     return { kind = "blacklist_delete", From_Account = rec.from, To_Account = rec.to }
+  elseif t == "profile" then
+    return { kind = "profile", From_Account = rec.user,
+             ProfileItem = { { Tag = "Tag_Profile_IM_Nick", Value = rec.nick } } }
+  elseif t == "read" then
+    return { kind = "c2c_read", Report_Account = rec.reader, Peer_Account = rec.peer,
+             MsgReadTime = immigrate.seconds(rec.ts) }
   elseif t == "bad" then
     error("this event cannot be mapped")
   end
