@@ -21,7 +21,7 @@ tests_conformance_plugin_conformance_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/t
 tests_conformance_plugin_conformance_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tests_conformance_plugin_conformance_LDADD = src/libimplugin.la src/libimcore.la
 TESTS += tests/conformance/jsonl.sh
-EXTRA_DIST += tests/conformance/jsonl.sh tests/conformance/jsonl
+EXTRA_DIST += tests/conformance/jsonl.sh tests/conformance/jsonl-data
 
 # Loader fixture plugins: built only for `make check`, never installed.
 check_LTLIBRARIES += tests/plugins/okfixture.la

@@ -21,7 +21,7 @@ immigrate_imsim_SOURCES = \
 	contrib/imsim/api_msg.c \
 	contrib/imsim/api_group.c \
 	contrib/imsim/api_group_msg.c \
-	contrib/imsim/inspect.c
+	contrib/imsim/inspect.c contrib/imsim/inspect.h
 immigrate_imsim_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) \
 	$(CRYPTO_CFLAGS)
 immigrate_imsim_LDADD = src/libimcore.la $(JANSSON_LIBS) $(SQLITE_LIBS) $(MHD_LIBS) $(CURL_LIBS) \

@@ -6,7 +6,7 @@
 
 kit="$top_builddir/tests/conformance/plugin-conformance"
 plugin_dir="$top_builddir/plugins/jsonl/.libs"
-fixtures="$top_srcdir/tests/conformance/jsonl"
+fixtures="$top_srcdir/tests/conformance/jsonl-data"
 [ -f "$plugin_dir/jsonl.so" ] || skip_all "jsonl plugin not built (--disable-plugin-jsonl)"
 
 # conform DESCRIPTION GOOD BAD GOOD-COUNT BAD-COUNT

@@ -285,7 +285,7 @@ int main(void)
 		skip_all("top_srcdir/top_builddir not set (run through make check)");
 	char plugin_dir[PATH_MAX];
 	snprintf(plugin_dir, sizeof plugin_dir, "%s/plugins/jsonl/.libs", builddir);
-	snprintf(fixtures, sizeof fixtures, "%s/tests/conformance/jsonl", srcdir);
+	snprintf(fixtures, sizeof fixtures, "%s/tests/conformance/jsonl-data", srcdir);
 	if (access(plugin_dir, F_OK) != 0)
 		skip_all("jsonl plugin not built");
 	char err[512];
