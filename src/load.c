@@ -59,6 +59,7 @@ struct lane {
 	struct im_pace pace;
 	size_t max_items;
 	bool conv_mode;
+	size_t conv_depth; /* batches in flight per conversation (1: serialised) */
 	bool selected, finished;
 	size_t in_flight;
 	struct batch *batches; /* in flight */
@@ -181,10 +182,12 @@ static void lane_unlink(struct lane *ln, struct batch *b)
 	ln->idle_until = 0;
 }
 
+/* Whether conv has as many batches in flight as it may have (conv_depth). */
 static bool conv_busy(const struct lane *ln, const char *conv)
 {
+	size_t n = 0;
 	for (const struct batch *b = ln->batches; b; b = b->next)
-		if (b->n && b->rows[0].conv && strcmp(b->rows[0].conv, conv) == 0)
+		if (b->n && b->rows[0].conv && strcmp(b->rows[0].conv, conv) == 0 && ++n >= ln->conv_depth)
 			return true;
 	return false;
 }
@@ -914,7 +917,8 @@ static int setup(struct loader *L, const struct im_load_target *tg, const struct
 	const char *key;
 	json_t *val;
 	json_object_foreach((json_t *)tg->limits, key, val) {
-		bool count = strcmp(key, "concurrency") == 0 || strcmp(key, "group_msg_batch") == 0;
+		bool count = strcmp(key, "concurrency") == 0 || strcmp(key, "group_msg_batch") == 0 ||
+			     strcmp(key, "c2c_conv_depth") == 0;
 		if (count ? !json_is_integer(val) || json_integer_value(val) < 1
 			  : !json_is_number(val) || json_number_value(val) <= 0) {
 			snprintf(err, err_size, "target.limits.%s must be a %s", key,
@@ -937,9 +941,20 @@ static int setup(struct loader *L, const struct im_load_target *tg, const struct
 		}
 		group_msg_max = (int)json_integer_value(gmb);
 	}
+	/* One-to-one messages are imported in time order per conversation (spec
+	 * §5.2), one call at a time by default. The service orders history by
+	 * MsgTimeStamp itself, so an app whose history sits in a few huge
+	 * conversations may allow a few calls per conversation at once. */
+	json_t *depth = json_object_get(tg->limits, "c2c_conv_depth");
+	size_t c2c_depth = depth ? (size_t)json_integer_value(depth) : 1;
+	if (c2c_depth > 16) {
+		snprintf(err, err_size, "target.limits.c2c_conv_depth must be from 1 to 16");
+		return -1;
+	}
 	double now = im_pace_now();
 	for (int k = 0; k < IM_KIND_COUNT; k++) {
 		struct lane *ln = &L->lanes[k];
+		ln->conv_depth = k == IM_KIND_C2C_MSG ? c2c_depth : 1;
 		ln->kind = k;
 		ln->ki = im_kind_info(k);
 		ln->stats = &L->stats[k];

@@ -45,7 +45,9 @@ struct im_load_target {
 	const char *ca_file;  /* NULL: system CAs */
 	bool insecure;	      /* do not verify TLS */
 	long timeout_ms;      /* per request; 0: 10000 */
-	const json_t *limits; /* target.limits: {command = calls/s, concurrency = N, group_msg_batch = N}; may be NULL */
+	/* target.limits: {command = calls/s, concurrency = N, group_msg_batch = 1..20,
+	 * c2c_conv_depth = 1..16 (importmsg calls in flight per conversation)}; may be NULL */
+	const json_t *limits;
 	unsigned kinds;	      /* bit mask (1u << enum im_kind) of kinds to load; 0: all */
 };
 

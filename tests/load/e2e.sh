@@ -89,13 +89,14 @@ is "$?" 0 "resumed load exits 0 (after $kills kills)"
 check "after SIGKILLs and resume: the target holds exactly the records" state_is_exact kill
 stop_sim
 
-# 5. Limits above the service's: rate-limit answers slow the loader down (AIMD)
+# 5. Limits above the service's (and 3 calls in flight per conversation): rate-limit
+#    answers slow the loader down (AIMD)
 #    and the state is still exact. The emulator runs at a tenth of the quotas.
 python3 "$GEN" --seed 12 --users 8 --c2c 60 --convs 6 --groups 2 --group-msgs 10 >"$TMPD/small.jsonl"
 cp "$TMPD/recs.jsonl" "$TMPD/recs.full"
 cp "$TMPD/small.jsonl" "$TMPD/recs.jsonl"
 start_sim throttle --qps-scale 0.1
-load throttle --records "$TMPD/recs.jsonl" --limits '{"importmsg": 400, "portrait_set": 400}' >"$TMPD/throttle.out" \
+load throttle --records "$TMPD/recs.jsonl" --limits '{"importmsg": 400, "portrait_set": 400, "c2c_conv_depth": 3}' >"$TMPD/throttle.out" \
 	2>"$TMPD/throttle.err"
 is "$?" 0 "load with limits above the service's exits 0"
 check "rate-limited: the target holds exactly the records" state_is_exact throttle
