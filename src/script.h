@@ -1,6 +1,14 @@
-/* The Lua 5.4 mapping engine (the contract scripts are written to is in
- * doc/immigrate.1 and /tmp/luaapi.txt: map(rec, ctx), finish(ctx), the
- * `immigrate` module).
+/* The Lua 5.4 mapping engine.
+ *
+ * The contract scripts are written to: a script defines map(rec, ctx), called
+ * once per native record (rec: the record as a table; ctx: {stream, source_id,
+ * origin}), which returns nil, one IM record (a table with `kind`), or an array
+ * of them, and may call immigrate.emit(imrec) any number of times; `return nil,
+ * reason` or error(reason) dead-letters the native record. An optional
+ * finish(ctx) runs once at the end of the input. The `immigrate` module
+ * (script_lib.c): null, emit, id32, seconds, truncate, userid, groupid, text,
+ * face, location, custom, image, sound, file, video, json_encode, json_decode,
+ * log, option, and array/object (force the JSON shape of a table).
  *
  * Sandbox: base (load restricted to text chunks; no dofile, loadfile, print goes
  * to the log), string (without dump), table, math, utf8 and `immigrate`. No io,
