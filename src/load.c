@@ -968,6 +968,7 @@ static int setup(struct loader *L, const struct im_load_target *tg, const struct
 		L->stats[k].staged = im_stage_count(L->st, ln->ki->name, -1);
 		L->stats[k].landed = im_stage_count(L->st, ln->ki->name, IM_STAGE_LANDED);
 		L->stats[k].dead = im_stage_count(L->st, ln->ki->name, IM_STAGE_DEAD);
+		L->stats[k].done_before = L->stats[k].landed + L->stats[k].dead;
 		/* A kind left out of this load does not hold up the kinds after it. */
 		if (!ln->selected)
 			ln->finished = true;

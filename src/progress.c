@@ -51,7 +51,7 @@ static void line(struct im_progress *p, const struct im_progress_kind *k, double
 {
 	int64_t done = k->landed + k->dead;
 	double el = (k->ended > 0 ? k->ended : now) - k->started;
-	double rate = el > 0 ? (double)done / el : 0;
+	double rate = el > 0 ? (double)(done - k->done_before) / el : 0;
 	/* Records done before this run count towards done, not towards the rate:
 	 * the ETA is what remains at the rate seen so far. */
 	double eta = rate > 0 ? (double)(k->staged - done) / rate : NAN;

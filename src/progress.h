@@ -19,6 +19,7 @@ struct im_progress_kind {
 	int64_t staged;	   /* records of this kind in the stage */
 	int64_t landed;	   /* landed (before and during this run) */
 	int64_t dead;	   /* dead letters (before and during this run) */
+	int64_t done_before; /* landed + dead when this run started (not part of its rate) */
 	uint64_t retries;  /* records sent again after a failed attempt */
 	uint64_t calls;	   /* API calls made in this run */
 	uint64_t throttled; /* rate-limit answers */
