@@ -167,7 +167,7 @@ static int start(struct daemon *d, const char *plugin_dir, char *err, size_t err
 			.ca_file = im_job_target_ca_file(d->job),
 			.insecure = im_job_target_insecure(d->job),
 			.timeout_ms = im_job_target_timeout_ms(d->job),
-			.max_connections = 4,
+			.max_connections = cfg->concurrency,
 		};
 		if (!(d->tim = im_tim_new(&tc, err, err_size)))
 			return IM_EXIT_FATAL;

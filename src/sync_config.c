@@ -100,6 +100,7 @@ int im_sync_config_parse(const json_t *sync, const char *base_dir, struct im_syn
 	cfg->history_wait_ms = 2000;
 	cfg->old_to_new = cfg->new_to_old = 1;
 	cfg->deliver = 1;
+	cfg->concurrency = 8;
 	if (!cfg->listen_host) {
 		snprintf(err, err_size, "out of memory");
 		return -1;
@@ -150,6 +151,10 @@ int im_sync_config_parse(const json_t *sync, const char *base_dir, struct im_syn
 		} else if (strcmp(key, "fsync") == 0) {
 			if (get_bool(v, key, &cfg->fsync, err, err_size) < 0)
 				return -1;
+		} else if (strcmp(key, "concurrency") == 0) {
+			if (get_int(v, key, 1, 256, &n, err, err_size) < 0)
+				return -1;
+			cfg->concurrency = (int)n;
 		} else if (strcmp(key, "deliver") == 0) {
 			if (get_bool(v, key, &cfg->deliver, err, err_size) < 0)
 				return -1;

@@ -15,6 +15,8 @@
  *     batch_max = 4096,            -- requests per group commit at most
  *     max_attempts = 10,           -- delivery attempts before an event is dead
  *     retry_base_ms = 500, retry_max_ms = 60000,  -- backoff with full jitter
+ *     concurrency = 8,             -- old -> new events of different conversations in
+ *                                  -- flight at once (each API paced at its spec limit)
  *     history_wait_ms = 2000,      -- re-check interval for group messages whose
  *                                  -- group history is still importing
  *     directions = { old_to_new = true, new_to_old = true },
@@ -47,6 +49,7 @@ struct im_sync_config {
 	int max_attempts;
 	long retry_base_ms, retry_max_ms;
 	long history_wait_ms;
+	int concurrency;
 	int old_to_new, new_to_old;
 	int deliver;
 };

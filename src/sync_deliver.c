@@ -9,10 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <jansson.h>
 
 #include "classify.h"
+#include "pace.h"
 #include "log.h"
 #include "sync_im_request.h"
 
@@ -300,94 +302,192 @@ static int is_sns_echo(struct im_sync_deliver *d, const struct im_outbox_row *ro
 
 /* ---- old -> new ---- */
 
-struct tim_wait {
-	int done;
+/* An old -> new event whose REST calls are under way. Up to sync.concurrency
+ * events of different conversations are in flight at once (libcurl multi through
+ * tim.h); the calls of one event go one after the other. */
+enum flight_state { F_WANT_SEND, F_IN_FLIGHT, F_REPLIED, F_DONE };
+
+struct flight {
+	struct im_sync_deliver *d;
+	const struct im_outbox_row *row;
+	struct im_sync_call *calls;
+	size_t n, next; /* next: the call to send or in flight */
+	int renewed;
+	enum flight_state state;
+	struct outcome o;
+	/* the reply of the call in flight */
 	int curl_code;
 	long http_status;
 	char *body;
 	size_t body_len;
 };
 
-static void tim_done(void *arg, const struct im_tim_reply *r)
+/* A token bucket per REST command, at the spec's default limits (pace.h). */
+struct pacer {
+	char command[48];
+	struct im_pace pace;
+};
+
+struct engine {
+	struct im_sync_deliver *d;
+	struct flight *f;
+	size_t n, cap;
+	size_t active; /* flights not F_DONE */
+	struct pacer pacers[24];
+	size_t npacers;
+};
+
+static struct im_pace *pace_for(struct engine *e, const char *command)
 {
-	struct tim_wait *w = arg;
-	w->done = 1;
-	w->curl_code = r->curl_code;
-	w->http_status = r->http_status;
-	if (r->body && (w->body = malloc(r->body_len + 1)) != NULL) {
-		memcpy(w->body, r->body, r->body_len);
-		w->body[r->body_len] = '\0';
-		w->body_len = r->body_len;
+	for (size_t i = 0; i < e->npacers; i++)
+		if (strcmp(e->pacers[i].command, command) == 0)
+			return &e->pacers[i].pace;
+	if (e->npacers == sizeof e->pacers / sizeof e->pacers[0])
+		return NULL;
+	struct pacer *p = &e->pacers[e->npacers++];
+	snprintf(p->command, sizeof p->command, "%s", command);
+	im_pace_init(&p->pace, im_pace_default_limit(command), im_pace_now());
+	return &p->pace;
+}
+
+static void flight_reply(void *arg, const struct im_tim_reply *r)
+{
+	struct flight *f = arg;
+	f->state = F_REPLIED;
+	f->curl_code = r->curl_code;
+	f->http_status = r->http_status;
+	f->body = NULL;
+	f->body_len = 0;
+	if (r->body && (f->body = malloc(r->body_len + 1)) != NULL) {
+		memcpy(f->body, r->body, r->body_len);
+		f->body[r->body_len] = '\0';
+		f->body_len = r->body_len;
 	}
 }
 
-/* One REST call, start to answer. Fills o for anything but success; returns 1
- * when the change landed, 0 otherwise. */
-static int send_call(struct im_sync_deliver *d, struct im_sync_call *c, struct outcome *o)
+static void flight_finish(struct engine *e, struct flight *f, enum oc oc)
 {
-	for (int renewed = 0;; renewed++) {
-		char *text = json_dumps(c->body, JSON_COMPACT);
-		struct tim_wait w = {0};
-		if (!text || im_tim_submit(d->p.tim, c->service, c->command, text, strlen(text), tim_done, &w) < 0) {
-			free(text);
-			o->oc = OC_RETRY;
-			say(o, "%s/%s: request could not be set up", c->service,
-				 c->command);
-			return 0;
-		}
-		free(text);
-		while (!w.done)
-			if (im_tim_run(d->p.tim, 200) < 0)
-				break;
-		if (!w.done) {
-			o->oc = OC_RETRY;
-			say(o, "%s/%s: transfer failed", c->service, c->command);
-			return 0;
-		}
-		struct im_answer a = {w.curl_code, w.http_status, w.body, w.body_len};
-		struct im_verdict v;
-		json_t *resp = NULL;
-		im_classify_answer(&a, &v, &resp);
-		free(w.body);
-		if (v.outcome == IM_OUTCOME_OK) {
-			const char *info = NULL;
-			long code = im_sync_call_result(c, resp, &info);
-			if (code == 0) {
-				json_decref(resp);
-				return 1;
-			}
-			o->code = code;
-			o->oc = im_classify_item_code(code) == IM_OUTCOME_TRANSIENT ? OC_RETRY : OC_DEAD;
-			say(o, "%s/%s: item failed with %ld (%s)%s%s", c->service,
-				 c->command, code, im_code_meaning(code), info ? ": " : "", info ? info : "");
-			json_decref(resp);
-			return 0;
-		}
-		json_decref(resp);
-		if (v.kind == IM_CODE_TENCENT && im_sync_code_means_landed(c->command, v.code))
-			return 1;
-		if (v.outcome == IM_OUTCOME_USERSIG && !renewed && im_tim_renew_usersig(d->p.tim) == 0)
-			continue;
-		o->code = v.code;
-		o->min_wait = v.min_wait;
-		say(o, "%s/%s: %s", c->service, c->command, v.message);
-		switch (v.outcome) {
-		case IM_OUTCOME_PERMANENT:
-			o->oc = OC_DEAD;
-			break;
-		case IM_OUTCOME_AUTH:
-		case IM_OUTCOME_CONFIG:
-			im_error("sync: %s/%s: %s: fix the job's target; the event waits", c->service, c->command,
-				 v.message);
-			o->min_wait = (double)d->p.cfg->retry_max_ms / 1000.0;
-			o->oc = OC_RETRY;
-			break;
-		default:
-			o->oc = OC_RETRY;
-			break;
-		}
-		return 0;
+	f->o.oc = oc;
+	f->state = F_DONE;
+	e->active--;
+}
+
+/* Sends the flight's next call when its API's bucket has a token; else stores
+ * in *wait the seconds until one will. */
+static void flight_send(struct engine *e, struct flight *f, double *wait)
+{
+	struct im_sync_call *c = &f->calls[f->next];
+	struct im_pace *pace = pace_for(e, c->command);
+	double w = 0;
+	if (pace && im_pace_take(pace, im_pace_now(), &w) < 0) {
+		if (w < *wait)
+			*wait = w;
+		return;
 	}
+	expect_echo(e->d, c);
+	char *text = json_dumps(c->body, JSON_COMPACT);
+	f->state = F_IN_FLIGHT;
+	if (!text || im_tim_submit(e->d->p.tim, c->service, c->command, text, strlen(text), flight_reply, f) < 0) {
+		say(&f->o, "%s/%s: request could not be set up", c->service, c->command);
+		flight_finish(e, f, OC_RETRY);
+	}
+	free(text);
+}
+
+/* Classifies the reply of the call in flight and moves the flight on. */
+static void flight_handle(struct engine *e, struct flight *f)
+{
+	struct im_sync_deliver *d = e->d;
+	struct im_sync_call *c = &f->calls[f->next];
+	struct outcome *o = &f->o;
+	struct im_answer a = {f->curl_code, f->http_status, f->body, f->body_len};
+	struct im_verdict v;
+	json_t *resp = NULL;
+	im_classify_answer(&a, &v, &resp);
+	free(f->body);
+	f->body = NULL;
+	int landed = 0;
+	if (v.outcome == IM_OUTCOME_OK) {
+		const char *info = NULL;
+		long code = im_sync_call_result(c, resp, &info);
+		if (code == 0) {
+			landed = 1;
+		} else {
+			o->code = code;
+			say(o, "%s/%s: item failed with %ld (%s)%s%s", c->service, c->command, code,
+			    im_code_meaning(code), info ? ": " : "", info ? info : "");
+			json_decref(resp);
+			flight_finish(e, f, im_classify_item_code(code) == IM_OUTCOME_TRANSIENT ? OC_RETRY : OC_DEAD);
+			return;
+		}
+	} else if (v.kind == IM_CODE_TENCENT && im_sync_code_means_landed(c->command, v.code)) {
+		landed = 1;
+	}
+	json_decref(resp);
+	if (landed) {
+		f->renewed = 0;
+		if (++f->next == f->n)
+			flight_finish(e, f, OC_DELIVERED);
+		else
+			f->state = F_WANT_SEND;
+		return;
+	}
+	if (v.outcome == IM_OUTCOME_USERSIG && !f->renewed && im_tim_renew_usersig(d->p.tim) == 0) {
+		f->renewed = 1;
+		f->state = F_WANT_SEND;
+		return;
+	}
+	if (v.outcome == IM_OUTCOME_RATE_LIMITED) {
+		struct im_pace *pace = pace_for(e, c->command);
+		if (pace)
+			im_pace_throttled(pace, im_pace_now());
+	}
+	o->code = v.code;
+	o->min_wait = v.min_wait;
+	say(o, "%s/%s: %s", c->service, c->command, v.message);
+	switch (v.outcome) {
+	case IM_OUTCOME_PERMANENT:
+		flight_finish(e, f, OC_DEAD);
+		break;
+	case IM_OUTCOME_AUTH:
+	case IM_OUTCOME_CONFIG:
+		im_error("sync: %s/%s: %s: fix the job's target; the event waits", c->service, c->command, v.message);
+		o->min_wait = (double)d->p.cfg->retry_max_ms / 1000.0;
+		flight_finish(e, f, OC_RETRY);
+		break;
+	default:
+		flight_finish(e, f, OC_RETRY);
+		break;
+	}
+}
+
+/* One round: send what may go, wait for network activity, handle replies. */
+static void engine_step(struct engine *e)
+{
+	double wait = 0.2;
+	for (size_t i = 0; i < e->n; i++)
+		if (e->f[i].state == F_WANT_SEND)
+			flight_send(e, &e->f[i], &wait);
+	int ms = (int)(wait * 1000) + 1;
+	if (im_tim_in_flight(e->d->p.tim) == 0) {
+		/* Nothing on the wire: only the pacer holds us back. */
+		struct timespec ts = {0, (long)ms * 1000000L};
+		nanosleep(&ts, NULL);
+	} else if (im_tim_run(e->d->p.tim, ms > 200 ? 200 : ms) < 0) {
+		im_error("sync: the HTTP client failed; in-flight events will be retried");
+	}
+	for (size_t i = 0; i < e->n; i++)
+		if (e->f[i].state == F_REPLIED)
+			flight_handle(e, &e->f[i]);
+}
+
+/* Whether a flight of conv is still under way. */
+static int engine_busy(const struct engine *e, const char *conv)
+{
+	for (size_t i = 0; i < e->n; i++)
+		if (e->f[i].state != F_DONE && strcmp(e->f[i].o.conv, conv) == 0)
+			return 1;
+	return 0;
 }
 
 /* Whether a live message for group_id must wait: the bulk extraction is still
@@ -490,20 +590,26 @@ static int build_calls(struct im_sync_deliver *d, const struct im_outbox_row *ro
 	return 0;
 }
 
-static void process_old_to_new(struct im_sync_deliver *d, const struct im_outbox_row *row, struct keyset *blocked,
-			       struct outcome *o)
+/* Prepares an old -> new event: returns 1 with the calls in *calls_out (owned by the
+ * caller) when it must be sent, 0 with o filled when its outcome is already
+ * known (echo, mapped to nothing, dead, deferred, its conversation busy). */
+static int prepare_old_to_new(struct im_sync_deliver *d, struct engine *e, const struct im_outbox_row *row,
+			      struct keyset *blocked, struct outcome *o, struct im_sync_call **calls_out,
+			      size_t *ncalls_out)
 {
+	*calls_out = NULL;
+	*ncalls_out = 0;
 	if (row->event_id && idmap_has(d, row->event_id)) {
 		o->oc = OC_DROPPED;
 		say(o, "echo of our own delivery to the old system");
-		return;
+		return 0;
 	}
 	json_t *data = json_loads(row->body, JSON_DECODE_ANY, NULL);
 	if (!data) {
 		o->oc = OC_DEAD;
 		o->dl_stage = "parse";
 		say(o, "stored event is not JSON");
-		return;
+		return 0;
 	}
 	char origin[64];
 	snprintf(origin, sizeof origin, "webhook:%lld", (long long)row->id);
@@ -521,43 +627,47 @@ static void process_old_to_new(struct im_sync_deliver *d, const struct im_outbox
 		o->oc = OC_DEAD;
 		o->dl_stage = "script";
 		say(o, "%s: %s", f.where, f.reason);
-		return;
+		return 0;
 	}
 	if (!mine) {
 		o->oc = OC_RETRY;
 		say(o, "out of memory");
-		return;
+		return 0;
 	}
 	if (json_array_size(mine) == 0) {
 		json_decref(mine);
 		o->oc = OC_DROPPED;
-		return;
+		return 0;
 	}
 	struct im_sync_call *calls = NULL;
 	size_t n = 0;
+	int send = 0;
 	if (build_calls(d, row, mine, &calls, &n, o) == 0) {
 		snprintf(o->conv, sizeof o->conv, "%s", n ? calls[0].conv : "");
-		if (ks_has(blocked, o->conv)) {
+		if (ks_has(blocked, o->conv) || engine_busy(e, o->conv)) {
 			o->oc = OC_SKIP;
 		} else {
-			o->oc = OC_DELIVERED;
+			send = 1;
 			for (size_t i = 0; i < n; i++) {
 				if (strcmp(calls[i].kind, "group_msg") == 0 &&
 				    history_pending(d, calls[i].group_id, o->error, sizeof o->error)) {
 					o->oc = OC_DEFER;
+					send = 0;
 					break;
 				}
 			}
-			for (size_t i = 0; o->oc == OC_DELIVERED && i < n; i++) {
-				expect_echo(d, &calls[i]);
-				send_call(d, &calls[i], o);
-			}
 		}
+	}
+	json_decref(mine);
+	if (send) {
+		*calls_out = calls;
+		*ncalls_out = n;
+		return 1;
 	}
 	for (size_t i = 0; i < n; i++)
 		im_sync_call_free(&calls[i]);
 	free(calls);
-	json_decref(mine);
+	return 0;
 }
 
 /* ---- new -> old ---- */
@@ -730,6 +840,16 @@ static void *worker_main(void *arg)
 	uint64_t seen = 0;
 	int64_t next_due = 0;
 	const size_t page = 256;
+	struct engine e;
+	memset(&e, 0, sizeof e);
+	e.d = d;
+	/* Flights are callback arguments: the array is never moved. */
+	e.f = calloc(page, sizeof *e.f);
+	size_t concurrency = d->p.cfg->concurrency > 0 ? (size_t)d->p.cfg->concurrency : 1;
+	if (!e.f) {
+		im_error("sync: out of memory starting a delivery worker");
+		return NULL;
+	}
 
 	while (!atomic_load(&d->stop)) {
 		int64_t now = im_outbox_now_ms();
@@ -749,6 +869,8 @@ static void *worker_main(void *arg)
 			size_t n = 0;
 			if (im_outbox_pending(d->p.outbox, w->prefix, after, page, &rows, &n) < 0)
 				break;
+			e.n = 0;
+			e.active = 0;
 			for (size_t i = 0; i < n && !atomic_load(&d->stop); i++) {
 				struct im_outbox_row *r = &rows[i];
 				after = r->id;
@@ -763,12 +885,47 @@ static void *worker_main(void *arg)
 				}
 				struct outcome o;
 				memset(&o, 0, sizeof o);
-				if (w->dir == IM_SYNC_OLD_TO_NEW)
-					process_old_to_new(d, r, &blocked, &o);
-				else
+				if (w->dir == IM_SYNC_NEW_TO_OLD) {
 					process_new_to_old(d, r, &blocked, &o);
+					settle(d, w->dir, r, &o, &blocked, &m, now, &next_due);
+					continue;
+				}
+				struct im_sync_call *calls;
+				size_t ncalls;
+				if (prepare_old_to_new(d, &e, r, &blocked, &o, &calls, &ncalls)) {
+					while (e.active >= concurrency)
+						engine_step(&e);
+					struct flight *f = &e.f[e.n++];
+					memset(f, 0, sizeof *f);
+					f->d = d;
+					f->row = r;
+					f->calls = calls;
+					f->n = ncalls;
+					f->o = o;
+					f->state = F_WANT_SEND;
+					e.active++;
+					continue;
+				}
+				if (o.oc == OC_SKIP) {
+					/* Behind an event of its conversation: later ones wait too,
+					 * and another pass follows at once when this one is done. */
+					if (engine_busy(&e, o.conv))
+						next_due = now;
+					ks_add(&blocked, o.conv);
+					continue;
+				}
 				settle(d, w->dir, r, &o, &blocked, &m, now, &next_due);
 			}
+			while (e.active)
+				engine_step(&e);
+			for (size_t i = 0; i < e.n; i++) {
+				struct flight *f = &e.f[i];
+				settle(d, w->dir, f->row, &f->o, &blocked, &m, now, &next_due);
+				for (size_t k = 0; k < f->n; k++)
+					im_sync_call_free(&f->calls[k]);
+				free(f->calls);
+			}
+			e.n = 0;
 			im_outbox_rows_free(rows, n);
 			if (m.n) {
 				if (im_outbox_exec(d->p.outbox, apply_marks, &m) < 0)
@@ -785,6 +942,7 @@ static void *worker_main(void *arg)
 	ks_clear(&blocked);
 	marks_clear(&m);
 	free(m.v);
+	free(e.f);
 	return NULL;
 }
 

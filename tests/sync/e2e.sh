@@ -149,6 +149,21 @@ hook '{"id":"p-1","data":{"type":"profile","user":"alice","nick":"Alice Liddell"
 wait_for has '[.profiles[] | select(.user_id == "alice" and .tag == "Tag_Profile_IM_Nick")][0].value' "Alice Liddell"
 ok $? "old->new profile: nickname changed"
 
+# Order: two conversations interleaved in one request; each lands in its own order
+# (the daemon sends conversations concurrently, one event at a time within each).
+evs=""
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	evs="$evs{\"id\":\"ord-a$i\",\"data\":{\"type\":\"message\",\"from\":\"alice\",\"to\":\"carol\",\"text\":\"a$i\",\"ts\":1700000010}},"
+	evs="$evs{\"id\":\"ord-b$i\",\"data\":{\"type\":\"message\",\"from\":\"bob\",\"to\":\"carol\",\"text\":\"b$i\",\"ts\":1700000010}},"
+done
+is "$(hook "{\"events\":[${evs%,}]}")" 200 "twenty messages of two conversations in one request"
+wait_for has '[.c2c_msgs[] | select(.to_account == "carol")] | length' 20
+ok $? "all twenty landed"
+is "$(q '[.c2c_msgs[] | select(.from_account == "alice" and .to_account == "carol") | .body[0].MsgContent.Text] | join(" ")')" \
+	"a1 a2 a3 a4 a5 a6 a7 a8 a9 a10" "conversation alice-carol in order"
+is "$(q '[.c2c_msgs[] | select(.from_account == "bob" and .to_account == "carol") | .body[0].MsgContent.Text] | join(" ")')" \
+	"b1 b2 b3 b4 b5 b6 b7 b8 b9 b10" "conversation bob-carol in order"
+
 before=$(m_o2n duplicates)
 is "$(hook '{"id":"m-1","stream":"messages","data":{"type":"message","from":"alice","to":"bob","text":"hello bob","ts":1700000000}}')" 200 \
 	"a vendor retry (same id, new signature) is acknowledged"
