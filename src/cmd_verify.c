@@ -23,7 +23,8 @@ static void usage(FILE *out)
 		"get_group_member_info, group_msg_get_simple, admin_getroammsg), paced by the rate\n"
 		"limits, and compares it with the records the stage says landed: per kind expected,\n"
 		"found, missing and differing, with the first differences. --sample N checks N random\n"
-		"landed records per kind. The result is stored in the stage for `immigrate report`.\n"
+		"landed records per kind. Up to target.limits.concurrency requests (16) are in flight.\n"
+		"The result is stored in the stage for `immigrate report`.\n"
 		"Exit 0: nothing missing; 3: records missing; 1: the target could not be read.\n");
 }
 

@@ -20,6 +20,9 @@
  * blacklist and c2c_read have no read API among these: they are counted as
  * unchecked, never as found.
  *
+ * Reads run concurrently: list calls and conversations are units of work, up to
+ * opt->concurrency of them in flight, the pages of one conversation in order.
+ *
  * A record is "found" when the target holds it with every compared field equal,
  * "differing" when it holds it with some field different, "missing" otherwise.
  * What the target returned is kept in a temporary table of the stage's
@@ -73,6 +76,8 @@ struct im_verify_options {
 	const json_t *limits;	/* target.limits (command = calls per second); may be NULL */
 	unsigned kinds;		/* bit mask (1u << kind) to verify; 0: all */
 	int max_attempts;	/* per request on transient failures; 0: 6 */
+	int concurrency;	/* requests in flight (each conversation's pages in order); 0:
+				 * target.limits.concurrency, else 16 */
 };
 
 /* Verifies the stage against the target behind tim. Fills *res (free with
