@@ -35,6 +35,9 @@ static void print_stats(const struct im_extract_stats *st, struct im_stage *stag
 	else
 		printf("extract: %llu native records%s -> %llu IM records made\n", (unsigned long long)st->native,
 		       st->resumed ? " (resumed)" : "", (unsigned long long)st->made);
+	if (st->replayed)
+		printf("  %llu staged native records mapped again to rebuild the script's state\n",
+		       (unsigned long long)st->replayed);
 	for (int k = 0; k < IM_KIND_COUNT; k++)
 		if (!st->already_done && st->staged[k])
 			printf("  %-13s %llu new\n", im_kind_name(k), (unsigned long long)st->staged[k]);
@@ -54,7 +57,8 @@ static char *stats_json(const struct im_extract_stats *st)
 	for (int k = 0; k < IM_KIND_COUNT; k++)
 		if (st->staged[k])
 			json_object_set_new(staged, im_kind_name(k), json_integer((json_int_t)st->staged[k]));
-	json_t *j = json_pack("{s:I,s:I,s:o,s:I,s:{s:I,s:I,s:I},s:b,s:b}", "native", (json_int_t)st->native, "made",
+	json_t *j = json_pack("{s:I,s:I,s:I,s:o,s:I,s:{s:I,s:I,s:I},s:b,s:b}", "native", (json_int_t)st->native,
+			      "replayed", (json_int_t)st->replayed, "made",
 			      (json_int_t)st->made, "staged", staged, "duplicates", (json_int_t)st->duplicates,
 			      "dead", "parse", (json_int_t)st->dead_parse, "script", (json_int_t)st->dead_script,
 			      "validate", (json_int_t)st->dead_validate, "resumed", st->resumed, "already_done",

@@ -3,10 +3,12 @@
 
 #include "extract.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "host.h"
 #include "job.h"
@@ -308,6 +310,101 @@ static int commit_batch(struct im_stage *st, struct source *s, const char *key, 
 	return reopen ? im_stage_begin(st, err, err_size) : 0;
 }
 
+/* Positive integer from the environment, or fallback. */
+static uint64_t env_count(const char *name, uint64_t fallback)
+{
+	const char *v = getenv(name);
+	if (!v || !*v)
+		return fallback;
+	char *end;
+	unsigned long long n = strtoull(v, &end, 10);
+	return *end || n == 0 ? fallback : (uint64_t)n;
+}
+
+/* meta key holding the first raw.id the source key's extract stored. */
+static void raw_from_key(const char *source_key, char *out, size_t out_size)
+{
+	snprintf(out, out_size, "extract_raw_from:%s", source_key);
+}
+
+/* A fresh extract notes where its raw rows start (in its first transaction, so
+ * the note exists exactly when a checkpoint does). */
+static int note_raw_start(struct im_stage *st, const char *source_key, char *err, size_t err_size)
+{
+	sqlite3_stmt *s = im_stage_stmt(st, "SELECT COALESCE(MAX(id), 0) + 1 FROM raw", err, err_size);
+	if (!s)
+		return -1;
+	int64_t from = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 1;
+	sqlite3_reset(s);
+	char key[320], value[32];
+	raw_from_key(source_key, key, sizeof key);
+	snprintf(value, sizeof value, "%lld", (long long)from);
+	return im_stage_meta_set(st, key, value, err, err_size);
+}
+
+/* Rebuilds the script's state on resume: every native record the earlier runs
+ * of this source committed goes through map() again, in its original order, so
+ * upvalue state (users seen, channel facts, counters) is what it was when the
+ * plugin's checkpoint was saved, and finish() sees the whole input.
+ *
+ * What map() makes here is discarded, not staged: each of these raw rows was
+ * committed in the same transaction as every record (and dead letter) it made,
+ * so staging again could only add duplicates, or, for a script that is not
+ * deterministic (math.random), records a clean run never made. Discarding keeps
+ * the stage exactly-once and skips validation and inserts. Returns 0, or -1. */
+static int replay_raw(struct im_transform *t, struct im_stage *st, const char *source_key,
+		      struct im_extract_stats *stats, char *err, size_t err_size)
+{
+	char key[320];
+	raw_from_key(source_key, key, sizeof key);
+	char *from_text = NULL;
+	int64_t from = 1; /* stages from before the note: every raw row is this source's */
+	int rc = im_stage_meta_get(st, key, &from_text);
+	if (rc < 0) {
+		snprintf(err, err_size, "%s: %s", im_stage_path(st), im_stage_errmsg(st));
+		return -1;
+	}
+	if (rc == 0) {
+		from = strtoll(from_text, NULL, 10);
+		free(from_text);
+	}
+	sqlite3_stmt *s = im_stage_stmt(st, "SELECT stream, source_id, origin, data FROM raw WHERE id >= ? ORDER BY id",
+					err, err_size);
+	if (!s)
+		return -1;
+	sqlite3_bind_int64(s, 1, from);
+	int step;
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *data = (const char *)sqlite3_column_text(s, 3);
+		json_t *rec = data ? json_loadb(data, (size_t)sqlite3_column_bytes(s, 3), JSON_DECODE_ANY, NULL) : NULL;
+		if (!rec)
+			continue; /* not JSON: the plugin could not read it either, map() never saw it */
+		struct im_script_input in = {
+			.stream = (const char *)sqlite3_column_text(s, 0),
+			.source_id = (const char *)sqlite3_column_text(s, 1),
+			.origin = (const char *)sqlite3_column_text(s, 2),
+			.data = rec,
+		};
+		json_t *ignored;
+		struct im_script_failure f;
+		im_script_map(t->script, &in, &ignored, &f);
+		json_decref(rec);
+		stats->replayed++;
+		if (im_extract_stop)
+			break;
+	}
+	sqlite3_reset(s);
+	im_log(IM_LOG_INFO, "resumed: mapped the %llu native records staged before again, to rebuild the script's state",
+	       (unsigned long long)stats->replayed);
+	if (im_extract_stop)
+		return 0;
+	if (step != SQLITE_DONE) {
+		snprintf(err, err_size, "%s: replaying raw records: %s", im_stage_path(st), im_stage_errmsg(st));
+		return -1;
+	}
+	return 0;
+}
+
 static int run(const struct im_job *job, struct im_stage *st, const char *plugin_dir, uint64_t limit, FILE *out,
 	       struct im_extract_stats *stats, char *err, size_t err_size)
 {
@@ -341,11 +438,19 @@ static int run(const struct im_job *job, struct im_stage *st, const char *plugin
 		im_transform_close(t);
 		return rc;
 	}
-	if (st && im_stage_begin(st, err, err_size) < 0) {
+	if (st && (im_stage_begin(st, err, err_size) < 0 ||
+		   (stats->resumed ? replay_raw(t, st, key, stats, err, err_size)
+				   : note_raw_start(st, key, err, err_size)) < 0)) {
+		im_stage_rollback(st);
 		source_close(&s);
 		im_transform_close(t);
 		return -1;
 	}
+	/* Knobs for tests: a small batch gives many checkpoints in a small input;
+	 * kill_at makes the process SIGKILL itself right after mapping that native
+	 * record (1-based, this run), before its batch commits. */
+	const uint64_t batch = env_count("IMMIGRATE_EXTRACT_BATCH", IM_EXTRACT_BATCH);
+	const uint64_t kill_at = env_count("IMMIGRATE_TEST_KILL_AT", 0);
 	struct im_jbuf text = {0};
 	uint64_t in_batch = 0, last_commit = now_ms();
 	int result = 0, ended = 0;
@@ -410,8 +515,10 @@ static int run(const struct im_job *job, struct im_stage *st, const char *plugin
 				break;
 			}
 		}
+		if (kill_at && stats->native == kill_at && st)
+			kill(getpid(), SIGKILL);
 		/* Checking the clock every record would cost more than the records. */
-		if (st && (++in_batch >= IM_EXTRACT_BATCH || ((in_batch & 255) == 0 && now_ms() - last_commit >=
+		if (st && (++in_batch >= batch || ((in_batch & 255) == 0 && now_ms() - last_commit >=
 											    IM_EXTRACT_INTERVAL_MS))) {
 			if (commit_batch(st, &s, key, 0, 1, err, err_size) < 0) {
 				result = -1;

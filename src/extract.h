@@ -13,8 +13,16 @@
  * or IM_EXTRACT_INTERVAL_MS, whichever comes first). Killed at any moment, a
  * second run resumes from the last committed token: nothing is lost, and what
  * is read twice deduplicates. A script's finish() runs once, when the source
- * ends; script state kept in upvalues covers only the records read by the
- * current process (a resumed run does not see what the killed one saw). */
+ * ends. Script state kept in upvalues survives a resume: before reading on from
+ * the checkpoint, a resumed run maps again every native record the earlier runs
+ * committed (the raw table, from the first raw.id of this source, noted in meta
+ * key "extract_raw_from:<source key>", in id order) and discards what map()
+ * makes (it was staged when first read), so finish() sees the whole input and
+ * the stage equals a clean run's, after any number of kills.
+ *
+ * Environment (for tests): IMMIGRATE_EXTRACT_BATCH=N commits every N native
+ * records; IMMIGRATE_TEST_KILL_AT=N makes the run SIGKILL itself right after
+ * mapping its Nth native record. */
 #ifndef IMMIGRATE_EXTRACT_H
 #define IMMIGRATE_EXTRACT_H
 
@@ -39,6 +47,7 @@ struct im_extract_stats {
 	uint64_t staged[IM_KIND_COUNT];  /* new records staged, per kind */
 	uint64_t duplicates;             /* records already staged (same dedupe key) */
 	uint64_t dead_parse, dead_script, dead_validate;
+	uint64_t replayed;               /* committed native records mapped again on resume */
 	int resumed;                     /* started from a saved checkpoint */
 	int already_done;                /* the source had been read to its end before */
 };

@@ -46,3 +46,5 @@ TESTS += tests/transform/e2e.sh
 EXTRA_DIST += tests/transform/e2e.sh tests/transform/chat.lua tests/transform/gen-chat.sh
 TESTS += tests/transform/run-load.sh
 EXTRA_DIST += tests/transform/run-load.sh
+TESTS += tests/transform/resume-state.sh
+EXTRA_DIST += tests/transform/resume-state.sh
