@@ -199,16 +199,51 @@ static char *resolve(const char *dir, const char *p)
 	return out;
 }
 
+/* The source keys whose values are paths (see job.h). */
 static int is_path_key(const char *k)
 {
 	size_t n = strlen(k);
+	static const char *const names[] = {"path", "file", "dir", "history", "callbacks"};
 	static const char *const suffixes[] = {"_path", "_file", "_dir"};
-	if (!strcmp(k, "path") || !strcmp(k, "file") || !strcmp(k, "dir"))
-		return 1;
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (!strcmp(k, names[i]))
+			return 1;
+	for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
 		size_t s = strlen(suffixes[i]);
 		if (n > s && !strcmp(k + n - s, suffixes[i]))
 			return 1;
+	}
+	return 0;
+}
+
+/* A new string: p resolved against dir. NULL when out of memory. */
+static json_t *resolved_string(const char *dir, const char *p)
+{
+	char *abs = resolve(dir, p);
+	json_t *v = abs ? json_string(abs) : NULL;
+	free(abs);
+	return v;
+}
+
+/* Resolves a path key's value in place: a string, or each string of an array
+ * (other values are left for the plugin to refuse). Returns 0, or -1 when out of
+ * memory. */
+static int resolve_path_value(const char *dir, json_t *obj, const char *key, json_t *val)
+{
+	if (json_is_string(val)) {
+		json_t *abs = resolved_string(dir, json_string_value(val));
+		return abs && json_object_set_new(obj, key, abs) == 0 ? 0 : -1;
+	}
+	if (!json_is_array(val))
+		return 0;
+	size_t i;
+	json_t *item;
+	json_array_foreach(val, i, item) {
+		if (!json_is_string(item))
+			continue;
+		json_t *abs = resolved_string(dir, json_string_value(item));
+		if (!abs || json_array_set_new(val, i, abs))
+			return -1;
 	}
 	return 0;
 }
@@ -341,14 +376,8 @@ static int check_job(struct im_job *job, char *err, size_t err_size)
 	const char *key;
 	json_t *val;
 	json_object_foreach(job->source_options, key, val) {
-		if (is_path_key(key) && json_is_string(val)) {
-			char *abs = resolve(job->dir, json_string_value(val));
-			if (!abs || json_object_set_new(job->source_options, key, json_string(abs))) {
-				free(abs);
-				return fail(err, err_size, "out of memory");
-			}
-			free(abs);
-		}
+		if (is_path_key(key) && resolve_path_value(job->dir, job->source_options, key, val) < 0)
+			return fail(err, err_size, "out of memory");
 	}
 
 	json_t *script = json_object_get(j, "script");

@@ -18,8 +18,11 @@
  *   }
  *
  * Paths are relative to the job file's directory: script, state,
- * target.key_file, target.ca_file, and in `source` the keys named path, file,
- * dir, or ending in _path, _file or _dir. A bare script name NAME (no '/', no
+ * target.key_file, target.ca_file, and in `source` the values of the keys
+ *     path, file, dir, history, callbacks, and any key ending in _path, _file
+ *     or _dir
+ * whether a string or an array of strings (each resolved; `path = {"a.zip",
+ * "b.zip"}`). Absolute paths are kept as they are. A bare script name NAME (no '/', no
  * ".lua") is NAME.lua in the first directory of $IMMIGRATE_SCRIPT_PATH
  * (colon-separated) that has it, else in IMMIGRATE_SCRIPT_DIR (installed).
  *

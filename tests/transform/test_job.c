@@ -165,6 +165,47 @@ int main(void)
 		ok(0, "no-key job loads: %s", err);
 		ok(0, "skipped");
 	}
+	/* Lists of paths (sendbird path = {...}) and easemob's history / callbacks. */
+	job = load("return { source = { plugin = 'x', path = { 'a.zip', '/abs/b.zip', 'sub/c.zip' },\n"
+		   "  history = 'hist', callbacks = { 'cb/1.jsonl', 7 }, extra_dirs = { 'd' }, names = { 'n' },\n"
+		   "  history_from = '2024010100' } }",
+		   NULL, 0, err, sizeof err);
+	if (!ok(job != NULL, "a job with lists of paths loads"))
+		diag("%s", err);
+	if (job) {
+		const json_t *o = im_job_source_options(job);
+		const json_t *paths = json_object_get(o, "path");
+		ok(json_is_array(paths) && json_array_size(paths) == 3, "path stays a list of 3");
+		snprintf(want, sizeof want, "%s/a.zip", dir);
+		is_str(json_string_value(json_array_get(paths, 0)), want, "path[1] is relative to the job file");
+		is_str(json_string_value(json_array_get(paths, 1)), "/abs/b.zip", "path[2] absolute stays");
+		snprintf(want, sizeof want, "%s/sub/c.zip", dir);
+		is_str(json_string_value(json_array_get(paths, 2)), want, "path[3] is resolved");
+		snprintf(want, sizeof want, "%s/hist", dir);
+		is_str(json_string_value(json_object_get(o, "history")), want, "history (a string) is a path key");
+		const json_t *cb = json_object_get(o, "callbacks");
+		snprintf(want, sizeof want, "%s/cb/1.jsonl", dir);
+		is_str(json_string_value(json_array_get(cb, 0)), want, "callbacks (a list) is a path key");
+		is_int(json_integer_value(json_array_get(cb, 1)), 7, "a non-string item is left for the plugin");
+		is_str(json_string_value(json_array_get(json_object_get(o, "extra_dirs"), 0)), "d",
+		       "a key ending in _dirs is not a path key");
+		is_str(json_string_value(json_array_get(json_object_get(o, "names"), 0)), "n",
+		       "lists under other keys are untouched");
+		is_str(json_string_value(json_object_get(o, "history_from")), "2024010100",
+		       "history_from is not a path");
+		im_job_free(job);
+	}
+	const char *set_history[] = {"source.history=h2"};
+	job = load("return { source = { plugin = 'x', history = { 'h1' } } }", set_history, 1, err, sizeof err);
+	if (job) {
+		snprintf(want, sizeof want, "%s/h2", dir);
+		is_str(json_string_value(json_object_get(im_job_source_options(job), "history")), want,
+		       "--set source.history=... is resolved");
+		im_job_free(job);
+	} else {
+		ok(0, "--set source.history: %s", err);
+	}
+
 	scratch_cleanup();
 	return done_testing();
 }
