@@ -521,8 +521,16 @@ static int unit_settle(struct verifier *v, struct unit *u)
 	/* Refused for good (a group that does not exist...): what it held is missing. */
 	if (verdict.outcome == IM_OUTCOME_PERMANENT)
 		return 1;
+	/* Rate-limit answers only slow the API down (the sink's rule too): they do not
+	 * count against max_attempts, which bounds real failures. */
+	if (verdict.outcome == IM_OUTCOME_RATE_LIMITED) {
+		v->res->throttled++;
+		im_pace_throttled(pace_for(v, command), im_pace_now());
+		u->retry_at = im_pace_now() + fmax(0.05 * ((double)rand() / RAND_MAX), verdict.min_wait);
+		return 0;
+	}
 	u->attempts++;
-	int max_attempts = v->opt->max_attempts > 0 ? v->opt->max_attempts : 6;
+	int max_attempts = v->opt->max_attempts > 0 ? v->opt->max_attempts : 8;
 	if (verdict.outcome == IM_OUTCOME_USERSIG && !u->renewed) {
 		u->renewed = 1;
 		if (im_tim_renew_usersig(v->tim) == 0)
@@ -533,10 +541,6 @@ static int unit_settle(struct verifier *v, struct unit *u)
 		set_err(v->err, v->err_size, "%s/%s: %s%s", service, command, verdict.message,
 			u->attempts >= max_attempts ? " (giving up after retries)" : "");
 		return -1;
-	}
-	if (verdict.outcome == IM_OUTCOME_RATE_LIMITED) {
-		v->res->throttled++;
-		im_pace_throttled(pace_for(v, command), im_pace_now());
 	}
 	/* Exponential backoff with full jitter, capped at 5 s. */
 	double cap = fmin(5.0, 0.1 * pow(2, u->attempts - 1));

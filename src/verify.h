@@ -75,7 +75,7 @@ struct im_verify_options {
 	size_t max_diffs;	/* differences listed per kind; 0: 10 */
 	const json_t *limits;	/* target.limits (command = calls per second); may be NULL */
 	unsigned kinds;		/* bit mask (1u << kind) to verify; 0: all */
-	int max_attempts;	/* per request on transient failures; 0: 6 */
+	int max_attempts;	/* per request on failures other than rate limits; 0: 8 */
 	int concurrency;	/* requests in flight (each conversation's pages in order); 0:
 				 * target.limits.concurrency, else 16 */
 };

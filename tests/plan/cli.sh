@@ -13,13 +13,18 @@ DEMO="$top_srcdir/contrib/demo"
 make_tmpdir
 umask 077
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TMPD/app.key"
-"$IMSIM" --listen 127.0.0.1:0 --port-file "$TMPD/port" --sdkappid 1400000000 --admin administrator \
-	--key-file "$TMPD/app.key" 2>"$TMPD/imsim.log" &
-CLEANUP_PIDS=$!
-i=0
-while [ ! -s "$TMPD/port" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
-[ -s "$TMPD/port" ] || { echo "Bail out! immigrate-imsim did not start"; exit 1; }
-EP="http://127.0.0.1:$(cat "$TMPD/port")"
+sim_start() { # sim_start [ARGS...]: the emulator on a free port, its state kept in sim.db
+	rm -f "$TMPD/port"
+	"$IMSIM" --listen 127.0.0.1:0 --port-file "$TMPD/port" --sdkappid 1400000000 --admin administrator \
+		--key-file "$TMPD/app.key" --state "$TMPD/sim.db" "$@" 2>>"$TMPD/imsim.log" &
+	SIM_PID=$!
+	CLEANUP_PIDS=$SIM_PID
+	i=0
+	while [ ! -s "$TMPD/port" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+	[ -s "$TMPD/port" ] || { echo "Bail out! immigrate-imsim did not start"; exit 1; }
+	EP="http://127.0.0.1:$(cat "$TMPD/port")"
+}
+sim_start
 cat >"$TMPD/job.lua" <<EOF
 return {
 	source = { plugin = "jsonl", path = "$DEMO/sample.jsonl", id_field = "id" },
@@ -90,6 +95,19 @@ grep -Eq '^  account +u07: missing$' "$TMPD/verify.txt"; ok $? "and names the mi
 grep -q 'verification FAILED' "$TMPD/verify.txt"; ok $? "and says the verification failed"
 "$IMMIGRATE" verify "$JOB" --sample 3 --kinds c2c_msg --json >"$TMPD/sampled.json" 2>/dev/null
 is "$(jq -r '.kinds[] | select(.kind == "c2c_msg") | .expected' "$TMPD/sampled.json")" 3 "verify --sample 3"
+
+# A faulty, slow target: 20% of the reads fail (HTTP 502, dropped connections,
+# internal errors) and the quotas are a twentieth of the spec's; verification
+# retries, slows down on rate-limit answers, and still finds everything.
+kill "$SIM_PID"; wait "$SIM_PID" 2>/dev/null
+sim_start --faults rate=0.2,seed=7,kinds=502+drop+transient --qps-scale 0.05
+"$IMMIGRATE" verify "$JOB" --set "target.endpoint=$EP" --kinds c2c_msg,group_msg,group --json \
+	>"$TMPD/faulty.json" 2>"$TMPD/err"
+ok $? "verify through faults and rate limits exits 0"
+is "$(jq -r .missing "$TMPD/faulty.json")" 0 "nothing missing"
+is "$(jq -r '[.kinds[].found] | add' "$TMPD/faulty.json")" 257 "160 + 94 + 3 records found"
+is "$(jq -r '.calls > 30' "$TMPD/faulty.json")" true "failed calls were retried ($(jq -r .calls "$TMPD/faulty.json") calls)"
+is "$(jq -r '.throttled > 0' "$TMPD/faulty.json")" true "rate-limit answers slowed it down ($(jq -r .throttled "$TMPD/faulty.json"))"
 
 # The report.
 "$IMMIGRATE" report "$JOB" --html "$TMPD/report.html" >"$TMPD/report.out" 2>"$TMPD/err"
