@@ -44,7 +44,7 @@ int im_transform_open(const struct im_job *job, struct im_stage *stage, FILE *ou
 {
 	*out = NULL;
 	struct im_transform *t = calloc(1, sizeof *t);
-	if (!t || !(t->validator = im_validator_new(NULL))) {
+	if (!t || !(t->validator = im_validator_new(im_job_rules(job)))) {
 		free(t);
 		snprintf(err, err_size, "out of memory");
 		return -1;

@@ -14,6 +14,7 @@
 #include <lauxlib.h>
 
 #include "imrecord.h"
+#include "imrules.h"
 #include "script.h"
 #include "secret.h"
 
@@ -33,6 +34,7 @@ struct im_job {
 	char *key;              /* target.key when given inline; wiped on free */
 	size_t key_len;
 	unsigned kinds;
+	struct im_rules rules;  /* imrules defaults + target.rules */
 };
 
 static int fail(char *err, size_t err_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -175,6 +177,8 @@ static int apply_set(json_t *job, const char *set, const char *path, char *err, 
 			return 0;
 		}
 		json_t *child = json_object_get(obj, part);
+		if (json_is_array(child) && json_array_size(child) == 0)
+			child = NULL; /* Lua's {}: an empty table of keys */
 		if (!child) {
 			child = json_object();
 			if (!child || json_object_set_new(obj, part, child))
@@ -299,10 +303,34 @@ static int want_type(const json_t *obj, const char *key, json_type type, const c
 	return fail(err, err_size, "%s: %s%s must be %s", path, where, key, what);
 }
 
+/* target.rules = { ["group-msg-any-elem"] = true, ["msg-max-bytes"] = 8000 }:
+ * each switch goes through im_rules_set, so the names and values are exactly
+ * the emulator's --rule ones. */
+static int apply_rules(struct im_job *job, const json_t *rules, char *err, size_t err_size)
+{
+	const char *name;
+	json_t *val;
+	json_object_foreach((json_t *)rules, name, val) {
+		char setting[256], value[32], why[256];
+		if (json_is_boolean(val))
+			snprintf(value, sizeof value, "%s", json_is_true(val) ? "yes" : "no");
+		else if (json_is_integer(val))
+			snprintf(value, sizeof value, "%" JSON_INTEGER_FORMAT, json_integer_value(val));
+		else
+			return fail(err, err_size, "%s: target.rules.%s must be true, false or an integer", job->path,
+				    name);
+		if ((size_t)snprintf(setting, sizeof setting, "%s=%s", name, value) >= sizeof setting)
+			return fail(err, err_size, "%s: target.rules: unknown rule '%.64s...'", job->path, name);
+		if (im_rules_set(&job->rules, setting, why, sizeof why) < 0)
+			return fail(err, err_size, "%s: target.rules.%s: %s", job->path, name, why);
+	}
+	return 0;
+}
+
 static int check_target(struct im_job *job, json_t *target, char *err, size_t err_size)
 {
-	static const char *const keys[] = {"endpoint", "sdkappid", "admin",	 "key_file", "key",
-					   "ca_file",  "insecure", "timeout_ms", "limits",	 NULL};
+	static const char *const keys[] = {"endpoint", "sdkappid", "admin",  "key_file", "key",  "ca_file",
+					   "insecure", "timeout_ms", "limits", "rules",    NULL};
 	const char *p = job->path;
 	if (!json_is_object(target))
 		return fail(err, err_size, "%s: target must be a table", p);
@@ -315,7 +343,11 @@ static int check_target(struct im_job *job, json_t *target, char *err, size_t er
 	    want_type(target, "ca_file", JSON_STRING, "a path", "target.", p, err, err_size) ||
 	    want_type(target, "insecure", JSON_TRUE, "true or false", "target.", p, err, err_size) ||
 	    want_type(target, "timeout_ms", JSON_INTEGER, "an integer", "target.", p, err, err_size) ||
-	    want_type(target, "limits", JSON_OBJECT, "a table", "target.", p, err, err_size))
+	    want_type(target, "limits", JSON_OBJECT, "a table", "target.", p, err, err_size) ||
+	    want_type(target, "rules", JSON_OBJECT, "a table of rule switches", "target.", p, err, err_size))
+		return -1;
+	json_t *rules = json_object_get(target, "rules");
+	if (rules && apply_rules(job, rules, err, err_size) < 0)
 		return -1;
 	const char *endpoint = json_string_value(json_object_get(target, "endpoint"));
 	if (endpoint && strncmp(endpoint, "http://", 7) && strncmp(endpoint, "https://", 8))
@@ -361,8 +393,10 @@ static int check_job(struct im_job *job, char *err, size_t err_size)
 	static const char *const objects[] = {"source", "script_options", "script_limits", "target", "sync"};
 	for (size_t o = 0; o < sizeof objects / sizeof objects[0]; o++)
 		empty_as_object(j, objects[o]);
-	if (json_is_object(json_object_get(j, "target")))
+	if (json_is_object(json_object_get(j, "target"))) {
 		empty_as_object(json_object_get(j, "target"), "limits");
+		empty_as_object(json_object_get(j, "target"), "rules");
+	}
 	json_t *source = json_object_get(j, "source");
 	if (!json_is_object(source))
 		return fail(err, err_size, "%s: source = { plugin = \"...\", ... } is required", p);
@@ -445,6 +479,7 @@ int im_job_load(const char *path, const char *const *sets, size_t n, struct im_j
 	struct im_job *job = calloc(1, sizeof *job);
 	if (!job || !(job->path = strdup(path)))
 		goto oom;
+	im_rules_defaults(&job->rules);
 	const char *slash = strrchr(path, '/');
 	job->dir = slash ? strndup(path, (size_t)(slash - path) ? (size_t)(slash - path) : 1) : strdup(".");
 	const char *base = slash ? slash + 1 : path;
@@ -614,6 +649,11 @@ int im_job_target_key(const struct im_job *job, char **key, size_t *len, char *e
 unsigned im_job_kinds(const struct im_job *job)
 {
 	return job->kinds;
+}
+
+const struct im_rules *im_job_rules(const struct im_job *job)
+{
+	return &job->rules;
 }
 
 const json_t *im_job_sync(const struct im_job *job)

@@ -11,7 +11,8 @@
  *     script_limits = { memory_mb = 128, instructions = 10000000 },  -- the defaults
  *     target = { endpoint = "https://adminapisgp.im.qcloud.com", sdkappid = 1400000000,
  *                admin = "administrator", key_file = "im.key", ca_file = nil,
- *                insecure = false, timeout_ms = 10000, limits = { ... } },
+ *                insecure = false, timeout_ms = 10000, limits = { ... },
+ *                rules = { ["group-msg-any-elem"] = true } },  -- imrules switches
  *     state = "migration.db",       -- the stage; default "<job name>.db"
  *     kinds = { "account", "c2c_msg" },  -- load only these kinds
  *     sync = { ... },               -- for the sync daemon, passed through
@@ -92,6 +93,14 @@ int im_job_target_key(const struct im_job *job, char **key, size_t *len, char *e
 
 /* kinds as a bit mask (1u << enum im_kind); 0 when the job does not restrict them. */
 unsigned im_job_kinds(const struct im_job *job);
+
+/* The validation rules for IM records: imrules defaults with the job's
+ * target.rules switches applied (names and values as im_rules_set takes them,
+ * the emulator's --rule NAME=VALUE: { ["group-msg-any-elem"] = true,
+ * ["msg-max-bytes"] = 8000 }; booleans or integers; an unknown name or a bad
+ * value fails im_job_load naming target.rules.NAME). Owned by the job. */
+struct im_rules;
+const struct im_rules *im_job_rules(const struct im_job *job);
 
 /* sync as given, or NULL. */
 const json_t *im_job_sync(const struct im_job *job);

@@ -48,3 +48,5 @@ TESTS += tests/transform/run-load.sh
 EXTRA_DIST += tests/transform/run-load.sh
 TESTS += tests/transform/resume-state.sh
 EXTRA_DIST += tests/transform/resume-state.sh
+TESTS += tests/transform/rules.sh
+EXTRA_DIST += tests/transform/rules.sh

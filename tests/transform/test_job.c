@@ -3,6 +3,7 @@
 
 #include <sys/stat.h>
 
+#include "imrules.h"
 #include "job.h"
 #include "secret.h"
 #include "tap.h"
@@ -205,6 +206,51 @@ int main(void)
 	} else {
 		ok(0, "--set source.history: %s", err);
 	}
+
+	/* target.rules: imrules switches per job. */
+	job = load("return { source = { plugin = 'x' }, target = { rules = { ['group-msg-any-elem'] = true,\n"
+		   "  ['msg-max-bytes'] = 8000, ['legacy-identifier'] = false } } }",
+		   NULL, 0, err, sizeof err);
+	if (!ok(job != NULL, "a job with target.rules loads"))
+		diag("%s", err);
+	if (job) {
+		const struct im_rules *r = im_job_rules(job);
+		ok(r->group_msg_any_elem, "group-msg-any-elem = true");
+		is_int((long long)r->msg_max_bytes, 8000, "msg-max-bytes = 8000");
+		ok(!r->legacy_identifier, "legacy-identifier = false");
+		ok(!r->group_msg_sender_member && r->read_time_number, "the other switches keep their defaults");
+		im_job_free(job);
+	}
+	job = load("return { source = { plugin = 'x' } }", NULL, 0, err, sizeof err);
+	if (job) {
+		struct im_rules defaults;
+		im_rules_defaults(&defaults);
+		ok(!memcmp(im_job_rules(job), &defaults, sizeof defaults), "no target: the imrules defaults");
+		im_job_free(job);
+	} else {
+		ok(0, "a job without target: %s", err);
+	}
+	const char *set_rule[] = {"target.rules.group-msg-any-elem=true"};
+	job = load("return { source = { plugin = 'x' }, target = { } }", set_rule, 1, err, sizeof err);
+	ok(job && im_job_rules(job)->group_msg_any_elem, "--set target.rules.NAME=true");
+	im_job_free(job);
+	job = load("return { source = { plugin = 'x' }, target = { rules = { ['group-msg-any-elemz'] = true } } }",
+		   NULL, 0, err, sizeof err);
+	ok(!job && strstr(err, "target.rules.group-msg-any-elemz") && strstr(err, "unknown"),
+	   "an unknown rule is an error naming the key");
+	diag("%s", err);
+	im_job_free(job);
+	job = load("return { source = { plugin = 'x' }, target = { rules = { ['msg-max-bytes'] = 'lots' } } }", NULL,
+		   0, err, sizeof err);
+	ok(!job && strstr(err, "target.rules.msg-max-bytes"), "a value of the wrong type names the key");
+	im_job_free(job);
+	job = load("return { source = { plugin = 'x' }, target = { rules = { ['msg-max-bytes'] = -1 } } }", NULL, 0,
+		   err, sizeof err);
+	ok(!job && strstr(err, "target.rules.msg-max-bytes"), "a bad value names the key");
+	im_job_free(job);
+	job = load("return { source = { plugin = 'x' }, target = { rules = 'strict' } }", NULL, 0, err, sizeof err);
+	ok(!job && strstr(err, "target.rules"), "rules must be a table");
+	im_job_free(job);
 
 	scratch_cleanup();
 	return done_testing();
