@@ -35,6 +35,15 @@ int im_report_sample(struct im_stage *st, int64_t run_id, double t, const int64_
 		set_err(err, err_size, "%s: creating progress_samples: %s", im_stage_path(st), sqlite3_errmsg(db));
 		return -1;
 	}
+	if (run_id <= 0) {
+		/* The run in progress: the latest one not ended yet. */
+		sqlite3_stmt *r = im_stage_stmt(st, "SELECT id FROM runs WHERE ended_at IS NULL ORDER BY id DESC LIMIT 1",
+						err, err_size);
+		if (!r)
+			return -1;
+		run_id = sqlite3_step(r) == SQLITE_ROW ? sqlite3_column_int64(r, 0) : 0;
+		sqlite3_reset(r);
+	}
 	sqlite3_stmt *s = im_stage_stmt(st,
 					"INSERT OR REPLACE INTO progress_samples(run_id, t, kind, landed)"
 					" VALUES(?1, ?2, ?3, ?4)",
@@ -453,6 +462,58 @@ static void chart(FILE *out, const struct actual *a, const struct im_plan *p)
 	fputs("</p>\n", out);
 }
 
+/* The plan against the actual time, per kind: planned span (light) and the span
+ * the kind actually landed in (solid, from the samples); the whole load's actual
+ * time as a line when there are no samples. */
+static void gantt(FILE *out, const struct im_plan *p, const struct actual *a, double actual)
+{
+	int rows = 0;
+	for (int k = 0; k < IM_KIND_COUNT; k++)
+		rows += p->work[k].records > 0;
+	if (!rows)
+		return;
+	const double W = 900, L = 110, R = 20, T = 10, row = 26, B = 30;
+	double H = T + rows * row + B, pw = W - L - R;
+	double xmax = fmax(fmax(p->total, a->have_samples ? a->elapsed : actual), 1e-9);
+	fprintf(out, "<svg id=\"plan-vs-actual\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %.0f %.0f\" "
+		     "width=\"100%%\" role=\"img\" aria-label=\"planned and actual time per kind\">\n",
+		W, H);
+	for (int i = 0; i <= 4; i++) {
+		double x = L + pw * i / 4;
+		fprintf(out, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.0f\" y2=\"%.0f\" stroke=\"#eef\"/>"
+			     "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%s</text>\n",
+			x, x, T, H - B, x, H - 12, dur(xmax * i / 4));
+	}
+	int r = 0;
+	for (int k = 0; k < IM_KIND_COUNT; k++) {
+		if (!p->work[k].records)
+			continue;
+		double y = T + r++ * row;
+		fprintf(out, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">%s</text>\n", L - 6, y + 16,
+			im_kind_info(k)->name);
+		double x0 = L + pw * p->slot[k].start / xmax, x1 = L + pw * p->slot[k].end / xmax;
+		fprintf(out, "<rect class=\"planned\" data-kind=\"%s\" x=\"%.1f\" y=\"%.0f\" width=\"%.1f\" height=\"9\" "
+			     "fill=\"%s\" fill-opacity=\"0.35\"%s/>\n",
+			im_kind_info(k)->name, x0, y + 3, fmax(x1 - x0, 1.5), palette[k],
+			p->slot[k].critical ? " stroke=\"#d97706\"" : "");
+		if (a->kind_seen[k]) {
+			double a0 = L + pw * a->kind_start[k] / xmax, a1 = L + pw * a->kind_end[k] / xmax;
+			fprintf(out, "<rect class=\"actual\" data-kind=\"%s\" x=\"%.1f\" y=\"%.0f\" width=\"%.1f\" "
+				     "height=\"9\" fill=\"%s\"/>\n",
+				im_kind_info(k)->name, a0, y + 13, fmax(a1 - a0, 1.5), palette[k]);
+		}
+	}
+	if (!a->have_samples && actual > 0) {
+		double x = L + pw * actual / xmax;
+		fprintf(out, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.0f\" y2=\"%.0f\" stroke=\"#1d2330\" "
+			     "stroke-dasharray=\"4,3\"/><text x=\"%.1f\" y=\"%.0f\" text-anchor=\"end\">actual</text>\n",
+			x, x, T, H - B, x - 4, T + 10);
+	}
+	fputs("</svg>\n<p class=\"legend\"><span><i style=\"background:#9ab\"></i>planned (light; outlined: critical "
+	      "path)</span><span><i style=\"background:#1d2330\"></i>actual, from the progress samples</span></p>\n",
+	      out);
+}
+
 static int dead_letter_section(struct im_stage *st, FILE *out, char *err, size_t err_size)
 {
 	sqlite3 *db = im_stage_db(st);
@@ -477,7 +538,7 @@ static int dead_letter_section(struct im_stage *st, FILE *out, char *err, size_t
 	fputs("<h2 id=\"dead-letters\">Dead letters</h2>\n", out);
 	while (sqlite3_step(g) == SQLITE_ROW) {
 		if (!rows++)
-			fputs("<table id=\"dead-table\"><tr><th>Stage</th><th>Kind</th><th class=\"text\">Code</th><th class=\"text\">Reason</th>"
+			fputs("<table id=\"dead-table\"><tr><th>Stage</th><th class=\"text\">Kind</th><th class=\"text\">Code</th><th class=\"text\">Reason</th>"
 			      "<th>Records</th></tr>\n",
 			      out);
 		const char *stage = (const char *)sqlite3_column_text(g, 0);
@@ -722,6 +783,8 @@ int im_report_write(struct im_stage *st, const struct im_report_options *opt, FI
 		fprintf(out, "<p>%s dead letters before a record kind was known (parse or script stage).</p>\n",
 			num(c.dead_unknown));
 
+	fputs("<h2 id=\"plan-h\">Plan against actual</h2>\n", out);
+	gantt(out, p, a, actual);
 	fputs("<h2 id=\"throughput-h\">Throughput</h2>\n", out);
 	if (a->have_samples)
 		chart(out, a, p);
@@ -733,7 +796,7 @@ int im_report_write(struct im_stage *st, const struct im_report_options *opt, FI
 	verify_section(out, verification);
 
 	if (warnings.n) {
-		fputs("<h2 id=\"warnings\">Plan warnings</h2>\n<table><tr><th>Severity</th><th>Kind</th><th>Records</th>"
+		fputs("<h2 id=\"warnings\">Plan warnings</h2>\n<table><tr><th>Severity</th><th class=\"text\">Kind</th><th>Records</th>"
 		      "<th class=\"text\">What</th><th class=\"text\">Example</th></tr>\n",
 		      out);
 		for (size_t i = 0; i < warnings.n; i++) {

@@ -14,7 +14,8 @@
  *   progress_samples(run_id INTEGER NOT NULL, t REAL NOT NULL, kind TEXT NOT NULL,
  *                    landed INTEGER NOT NULL, PRIMARY KEY(run_id, t, kind))
  * created with IF NOT EXISTS on first use. t is Unix time in seconds (fractions
- * allowed); run_id is runs.id of the load (im_stage_run_begin). Without samples
+ * allowed); run_id is runs.id of the load (im_stage_run_begin), or 0 for the
+ * latest run not ended yet (what `immigrate run` began). Without samples
  * the report falls back to the runs table for the actual time and draws no chart. */
 #ifndef IMMIGRATE_REPORT_H
 #define IMMIGRATE_REPORT_H
@@ -27,7 +28,8 @@
 #include "stage.h"
 
 /* Records one sample: landed[k] = records of kind k landed so far (cumulative,
- * all runs included, as the progress counters hold them). Call it outside the
+ * all runs included, as the progress counters hold them). run_id 0: the latest
+ * run not ended yet. Call it outside the
  * loader's own write transaction or inside it; it opens none. About one call
  * per second keeps the table small (10 rows a second). Returns 0, or -1 with err. */
 int im_report_sample(struct im_stage *st, int64_t run_id, double t, const int64_t landed[IM_KIND_COUNT],

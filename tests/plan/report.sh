@@ -56,6 +56,8 @@ is "$(grep -o '<tr id="kind-c2c_msg"[^>]*><td>[^<]*</td><td[^>]*>[^<]*</td><td c
 	"1,010" "DOM: c2c_msg staged"
 is "$(grep -c '<tr id="kind-c2c_msg" class="crit"' "$dom")" 1 "DOM: c2c_msg is on the critical path"
 is "$(grep -o '<polyline' "$dom" | wc -l | tr -d ' ')" 4 "DOM: throughput lines for total and 3 kinds"
+is "$(grep -o '<rect class="planned"' "$dom" | wc -l | tr -d ' ')" 3 "DOM: planned spans of the 3 kinds"
+is "$(grep -o '<rect class="actual"' "$dom" | wc -l | tr -d ' ')" 3 "DOM: actual spans of the 3 kinds"
 is "$(grep -ci '<script' "$dom")" 0 "DOM: no script element was created from the data"
 is "$(grep -o 'class="dl"' "$dom" | wc -l | tr -d ' ')" 2 "DOM: dead letters in 2 groups"
 chrome --screenshot="$TMPD/report.png" --window-size=1200,2400 "file://$html" >/dev/null
