@@ -76,9 +76,10 @@ static void print_table(const struct im_plan *p, const struct im_plan_warnings *
 {
 	char f[32], s[32], e[32], total[32];
 	if (sample)
-		printf("sample: %llu native records%s; counts below are scaled by %.3g%s\n\n",
+		printf("sample: the first %llu native records%s; counts below are scaled by %.3g%s\n%s\n",
 		       (unsigned long long)sample->native, sample->ended ? " (the whole source)" : "", sample->scale,
-		       sample->estimate < 0 && !sample->ended ? " (the plugin gives no estimate: not scaled)" : "");
+		       sample->estimate < 0 && !sample->ended ? " (the plugin gives no estimate: not scaled)" : "",
+		       sample->ended ? "" : "(the first records, not a random sample: an export ordered by kind skews it)\n");
 	printf("%-13s %12s  %-20s %10s %8s %5s %10s %10s %10s\n", "kind", "records", "API", "calls", "rate",
 	       "batch", "floor", "start", "end");
 	for (int k = 0; k < IM_KIND_COUNT; k++) {
