@@ -66,3 +66,4 @@ tests_sync_test_sync_units_LDADD = src/libimsync.la src/libimtransform.la $(SYNC
 TESTS += tests/sync/test_sync_units
 TESTS += tests/sync/tls-limits.sh
 EXTRA_DIST += tests/sync/tls-limits.sh
+EXTRA_DIST += bench/sync-deliver.sh

@@ -100,7 +100,7 @@ int im_sync_config_parse(const json_t *sync, const char *base_dir, struct im_syn
 	cfg->history_wait_ms = 2000;
 	cfg->old_to_new = cfg->new_to_old = 1;
 	cfg->deliver = 1;
-	cfg->concurrency = 8;
+	cfg->concurrency = 32;
 	if (!cfg->listen_host) {
 		snprintf(err, err_size, "out of memory");
 		return -1;

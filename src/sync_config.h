@@ -15,7 +15,7 @@
  *     batch_max = 4096,            -- requests per group commit at most
  *     max_attempts = 10,           -- delivery attempts before an event is dead
  *     retry_base_ms = 500, retry_max_ms = 60000,  -- backoff with full jitter
- *     concurrency = 8,             -- old -> new events of different conversations in
+ *     concurrency = 32,            -- old -> new events of different conversations in
  *                                  -- flight at once (each API paced at its spec limit)
  *     history_wait_ms = 2000,      -- re-check interval for group messages whose
  *                                  -- group history is still importing

@@ -313,6 +313,7 @@ struct flight {
 	struct im_sync_call *calls;
 	size_t n, next; /* next: the call to send or in flight */
 	int renewed;
+	int creates; /* creates an account or a group */
 	enum flight_state state;
 	struct outcome o;
 	/* the reply of the call in flight */
@@ -332,7 +333,8 @@ struct engine {
 	struct im_sync_deliver *d;
 	struct flight *f;
 	size_t n, cap;
-	size_t active; /* flights not F_DONE */
+	size_t active;   /* flights not F_DONE */
+	size_t creating; /* of which create accounts or groups */
 	struct pacer pacers[24];
 	size_t npacers;
 };
@@ -370,6 +372,7 @@ static void flight_finish(struct engine *e, struct flight *f, enum oc oc)
 	f->o.oc = oc;
 	f->state = F_DONE;
 	e->active--;
+	e->creating -= (size_t)f->creates;
 }
 
 /* Sends the flight's next call when its API's bucket has a token; else stores
@@ -479,6 +482,15 @@ static void engine_step(struct engine *e)
 	for (size_t i = 0; i < e->n; i++)
 		if (e->f[i].state == F_REPLIED)
 			flight_handle(e, &e->f[i]);
+}
+
+/* Whether an event's calls create an account or a group. */
+static int creates_entity(const struct im_sync_call *calls, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(calls[i].kind, "account") == 0 || strcmp(calls[i].kind, "group") == 0)
+			return 1;
+	return 0;
 }
 
 /* Whether a flight of conv is still under way. */
@@ -870,7 +882,7 @@ static void *worker_main(void *arg)
 			if (im_outbox_pending(d->p.outbox, w->prefix, after, page, &rows, &n) < 0)
 				break;
 			e.n = 0;
-			e.active = 0;
+			e.active = e.creating = 0;
 			for (size_t i = 0; i < n && !atomic_load(&d->stop); i++) {
 				struct im_outbox_row *r = &rows[i];
 				after = r->id;
@@ -893,7 +905,13 @@ static void *worker_main(void *arg)
 				struct im_sync_call *calls;
 				size_t ncalls;
 				if (prepare_old_to_new(d, &e, r, &blocked, &o, &calls, &ncalls)) {
-					while (e.active >= concurrency)
+					/* Creating accounts or groups is a barrier: creations run
+					 * together, but only once everything before them has
+					 * landed, and nothing after them starts before they have
+					 * (later events of other conversations may name them). */
+					int creates = creates_entity(calls, ncalls);
+					while (e.active >= concurrency ||
+					       (creates ? e.active - e.creating : e.creating) > 0)
 						engine_step(&e);
 					struct flight *f = &e.f[e.n++];
 					memset(f, 0, sizeof *f);
@@ -903,7 +921,9 @@ static void *worker_main(void *arg)
 					f->n = ncalls;
 					f->o = o;
 					f->state = F_WANT_SEND;
+					f->creates = creates;
 					e.active++;
+					e.creating += (size_t)creates;
 					continue;
 				}
 				if (o.oc == OC_SKIP) {

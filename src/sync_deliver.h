@@ -18,8 +18,13 @@
  *
  * Order and retries: events are taken in arrival order. Each event has an ordering
  * key (GroupId, the sorted user pair of a one-to-one conversation, or the acting
- * user); when an event must wait (retry backoff, group history), every later event
- * with the same key waits behind it, others go on. Transient failures retry with
+ * user); old -> new, up to sync.concurrency events with different keys are sent at
+ * once, one at a time per key, each REST API paced at the spec's default limit.
+ * Events creating accounts or groups are barriers: consecutive ones run together,
+ * once everything before them has landed, and nothing after them starts before
+ * they have landed (a message may name the account created just before it). When
+ * an event must wait (retry backoff, group history), every later event with the
+ * same key waits behind it, others go on. Transient failures retry with
  * exponential backoff and full jitter up to sync.max_attempts, then the event is
  * dead: status dead in the outbox and a dead letter in the stage (stage "script",
  * "validate" or "api", with the reason). Authentication/configuration answers from

@@ -164,6 +164,13 @@ is "$(q '[.c2c_msgs[] | select(.from_account == "alice" and .to_account == "caro
 is "$(q '[.c2c_msgs[] | select(.from_account == "bob" and .to_account == "carol") | .body[0].MsgContent.Text] | join(" ")')" \
 	"b1 b2 b3 b4 b5 b6 b7 b8 b9 b10" "conversation bob-carol in order"
 
+# A new account and a message from it in one request: the account lands first.
+dead=$(m_o2n dead)
+hook '{"events":[{"id":"u-dan","data":{"type":"user","id":"dan"}},{"id":"m-dan","data":{"type":"message","from":"dan","to":"alice","text":"from a new user","ts":1700000020}}]}' >/dev/null
+wait_for has '[.c2c_msgs[] | select(.body[0].MsgContent.Text == "from a new user")] | length' 1
+ok $? "a message from an account created just before it lands"
+is "$(m_o2n dead)" "$dead" "nothing went dead on the way"
+
 before=$(m_o2n duplicates)
 is "$(hook '{"id":"m-1","stream":"messages","data":{"type":"message","from":"alice","to":"bob","text":"hello bob","ts":1700000000}}')" 200 \
 	"a vendor retry (same id, new signature) is acknowledged"
