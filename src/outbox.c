@@ -648,6 +648,18 @@ int im_outbox_mark_stmt(sqlite3_stmt *s, int64_t id, enum im_outbox_status statu
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+int64_t im_outbox_prune(sqlite3 *db, int64_t before_ms)
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(db, "DELETE FROM sync_events WHERE status IN (1, 2) AND done_at < ?", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(s, 1, before_ms);
+	int rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? (int64_t)sqlite3_changes(db) : -1;
+}
+
 int im_outbox_wait(struct im_outbox *ob, uint64_t *seen, int timeout_ms)
 {
 	struct timespec until;

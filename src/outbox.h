@@ -150,6 +150,12 @@ int im_outbox_mark_stmt(sqlite3_stmt *stmt, int64_t id, enum im_outbox_status st
 int im_outbox_wait(struct im_outbox *ob, uint64_t *seen, int timeout_ms);
 void im_outbox_wake(struct im_outbox *ob);
 
+/* Inside an exec function: deletes delivered and dropped events whose outcome is
+ * older than before_ms (Unix ms). Pending and dead events stay. Their dedupe keys
+ * go with them: keep them longer than any vendor retries (days, not minutes).
+ * Returns the number of rows deleted, or -1. */
+int64_t im_outbox_prune(sqlite3 *db, int64_t before_ms);
+
 /* Counters for /metrics. */
 struct im_outbox_stats {
 	uint64_t stored, duplicates, failed, commits, tickets;

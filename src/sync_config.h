@@ -20,6 +20,7 @@
  *     history_wait_ms = 2000,      -- re-check interval for group messages whose
  *                                  -- group history is still importing
  *     directions = { old_to_new = true, new_to_old = true },
+ *     retention_hours = 168,       -- delivered events (and their dedupe keys) kept this long
  *     deliver = true,              -- false: accept and store only (deliveries wait for a
  *                                  -- start with deliver = true; for staging a cutover
  *                                  -- and for measuring acceptance alone)
@@ -50,6 +51,7 @@ struct im_sync_config {
 	long retry_base_ms, retry_max_ms;
 	long history_wait_ms;
 	int concurrency;
+	long retention_hours;
 	int old_to_new, new_to_old;
 	int deliver;
 };

@@ -70,6 +70,7 @@ struct im_sync_deliver {
 	atomic_int stop;
 	struct worker w[IM_SYNC_NDIR];
 	char ns[160]; /* id map namespace of our deliveries to the old system */
+	int pruner;   /* the direction whose worker prunes old events */
 };
 
 /* snprintf into o->error; truncation of long reasons is fine. */
@@ -842,6 +843,14 @@ static void settle(struct im_sync_deliver *d, int dir, const struct im_outbox_ro
 	}
 }
 
+static int prune_old(sqlite3 *db, void *arg)
+{
+	int64_t n = im_outbox_prune(db, *(int64_t *)arg);
+	if (n > 0)
+		im_info("sync: pruned %lld delivered events past sync.retention_hours", (long long)n);
+	return n < 0 ? -1 : 0;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -850,7 +859,7 @@ static void *worker_main(void *arg)
 	memset(&blocked, 0, sizeof blocked);
 	struct marks m = {0};
 	uint64_t seen = 0;
-	int64_t next_due = 0;
+	int64_t next_due = 0, last_prune = 0;
 	const size_t page = 256;
 	struct engine e;
 	memset(&e, 0, sizeof e);
@@ -874,6 +883,13 @@ static void *worker_main(void *arg)
 		if (atomic_load(&d->stop))
 			break;
 		now = im_outbox_now_ms();
+		/* One worker prunes, every ten minutes. */
+		if (w->dir == d->pruner && now - last_prune > 600000) {
+			int64_t before = now - (int64_t)d->p.cfg->retention_hours * 3600000;
+			if (im_outbox_exec(d->p.outbox, prune_old, &before) < 0)
+				im_warn("sync: pruning delivered events failed; will try again");
+			last_prune = now;
+		}
 		next_due = INT64_MAX;
 		int64_t after = 0;
 		for (;;) {
@@ -981,6 +997,7 @@ int im_sync_deliver_start(const struct im_sync_deliver_params *p, struct im_sync
 	static const char *const prefix[IM_SYNC_NDIR] = {"source:", "im"};
 	int run[IM_SYNC_NDIR] = {p->map_script && p->tim && p->validator,
 				 p->reverse_script && p->src && p->src->deliver && p->deliver_state};
+	d->pruner = run[IM_SYNC_OLD_TO_NEW] ? IM_SYNC_OLD_TO_NEW : IM_SYNC_NEW_TO_OLD;
 	for (int i = 0; i < IM_SYNC_NDIR; i++) {
 		d->w[i].d = d;
 		d->w[i].dir = i;

@@ -75,6 +75,14 @@ static int mark_first(sqlite3 *db, void *arg)
 	return im_outbox_mark(db, *(int64_t *)arg, IM_OUTBOX_DELIVERED, 1, 0, "conv-a", NULL);
 }
 
+static int64_t pruned = -1;
+
+static int prune_future(sqlite3 *db, void *arg)
+{
+	pruned = im_outbox_prune(db, im_outbox_now_ms() + 60000);
+	return pruned < 0 ? -1 : 0;
+}
+
 struct put_arg {
 	struct im_outbox *ob;
 	int base, n, bad;
@@ -99,7 +107,7 @@ int main(void)
 	if (!mkdtemp(dir))
 		skip_all("no temporary directory");
 	snprintf(path, sizeof path, "%s/state.db", dir);
-	plan(27);
+	plan(31);
 
 	struct im_outbox *ob = NULL;
 	ok(im_outbox_open(path, NULL, &ob, err, sizeof err) == 0, "opens a new outbox (%s)", err);
@@ -190,6 +198,12 @@ int main(void)
 	ok(im_outbox_pending(ob, "source:webhook", 0, 1, &rows, &n) == 0 && n == 1 && rows[0].id != id1,
 	   "a delivered event is no longer pending");
 	im_outbox_rows_free(rows, n);
+
+	is_int(im_outbox_exec(ob, prune_future, NULL), 0, "prune runs");
+	is_int(pruned, 1, "it deletes the one delivered event, not the pending ones");
+	is_int(im_outbox_count(ob, NULL, IM_OUTBOX_DELIVERED), 0, "no delivered event left");
+	e = ev("source:webhook", "m1", "{}");
+	is_int(im_outbox_put(ob, &e, 1, NULL), IM_OUTBOX_STORED, "a pruned event's id is free again");
 
 	uint64_t seen = 0;
 	is_int(im_outbox_wait(ob, &seen, 0), 1, "the first wait returns at once");
