@@ -201,6 +201,8 @@ static void seed(void)
 					"\"CreateTime\":1600000000}",
 					0, NULL));
 	json_decref(stage("group", "g3", 3, "{\"GroupId\":\"g3\",\"Type\":\"Public\",\"Name\":\"Three\"}"));
+	/* A group without GroupId: the service picks the id, the stage never learns it. */
+	json_decref(stage("group", "", 4, "{\"Type\":\"Public\",\"Name\":\"Auto\"}"));
 
 	json_t *mem[2];
 	mem[0] = stage("group_member", "g1", 1,
@@ -298,6 +300,7 @@ int main(void)
 	d = find_diff(&res, IM_KIND_GROUP, "g2");
 	ok(d && strstr(d->problem, "Name"), "g2's Name is the difference");
 	is_int(k[IM_KIND_GROUP].missing, 1, "g3 missing");
+	is_int(k[IM_KIND_GROUP].unchecked, 1, "a group without GroupId is unchecked, not missing");
 	is_int(k[IM_KIND_GROUP_MEMBER].found, 2, "two members found (role and join time; the unread count a later group_unread sets is not the member's)");
 	is_int(k[IM_KIND_GROUP_MEMBER].missing, 1, "erin never joined");
 	is_int(k[IM_KIND_GROUP_MSG].found, 3, "three group messages found");
