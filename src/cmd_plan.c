@@ -173,6 +173,7 @@ int cmd_plan(int argc, char **argv)
 	}
 	struct im_plan_config cfg;
 	im_plan_config_defaults(&cfg);
+	cfg.kinds = im_job_kinds(job);
 	cfg.rtt = (double)rtt_ms / 1000;
 	json_t *target_override = NULL;
 	if (edition)

@@ -59,6 +59,7 @@ int cmd_report(int argc, char **argv)
 	}
 	struct im_plan_config cfg;
 	im_plan_config_defaults(&cfg);
+	cfg.kinds = im_job_kinds(job);
 	json_t *override = edition ? json_pack("{s:s}", "plan", edition) : NULL;
 	if (im_plan_config_from_target(&cfg, json_object_get(im_job_json(job), "target"), err, sizeof err) < 0 ||
 	    im_plan_config_from_target(&cfg, override, err, sizeof err) < 0) {

@@ -164,6 +164,8 @@ int im_plan_count(struct im_stage *st, const struct im_plan_config *c, enum im_p
 	if (!s)
 		return -1;
 	for (int k = 0; k < IM_KIND_COUNT; k++) {
+		if (c->kinds && !(c->kinds & (1u << k)))
+			continue;
 		/* Unbatched kinds: the "batch" of the per-conv sum is 1, so calls = records. */
 		int64_t per_conv_batch = batched_by_conv(k) ? c->batch[k] : 1;
 		sqlite3_reset(s);

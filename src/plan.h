@@ -35,6 +35,7 @@ struct im_plan_config {
 	int batch[IM_KIND_COUNT];    /* records per call, >= 1 */
 	char edition[16];	     /* "free", "pro", "ultimate"...; "" = not said */
 	double rtt;		     /* seconds per serialised call; 0 = rate floor only */
+	unsigned kinds;		     /* (1u << kind) of the kinds the job loads; 0 = all */
 };
 
 /* Fills c with the spec's defaults: the limits of pace.h's im_pace_default_limit()
@@ -68,7 +69,7 @@ enum im_plan_scope {
 /* Counts the stage's records per kind and the exact calls they need under c's
  * batch sizes (per conv for the kinds batched by conversation: friends and
  * blocklists per From_Account, members and group messages per group). Fills
- * work[0..IM_KIND_COUNT). Kinds the sink does not know are ignored. */
+ * work[0..IM_KIND_COUNT). Kinds outside c->kinds (when set) count as no work. */
 int im_plan_count(struct im_stage *st, const struct im_plan_config *c, enum im_plan_scope scope,
 		  struct im_plan_work work[IM_KIND_COUNT], char *err, size_t err_size);
 

@@ -195,6 +195,14 @@ static void test_counts_and_schedule(void)
 	im_plan_count(st, &c, IM_PLAN_ALL, w, err, sizeof err);
 	is_int(w[IM_KIND_GROUP_MSG].calls, 4, "20 per call: one call per group");
 
+	/* A job loading only some kinds plans only those. */
+	im_plan_config_defaults(&c);
+	c.kinds = 1u << IM_KIND_ACCOUNT | 1u << IM_KIND_C2C_MSG;
+	im_plan_count(st, &c, IM_PLAN_ALL, w, err, sizeof err);
+	im_plan_schedule(&p, &c, w);
+	ok(w[IM_KIND_FRIEND].calls == 0 && w[IM_KIND_C2C_READ].records == 0, "kinds not loaded count as no work");
+	ok(near(p.total, 5.03), "floor of accounts and c2c history only: 5.03 s (%.6f)", p.total);
+
 	/* A round trip bounds serialised conversations. */
 	im_plan_config_defaults(&c);
 	c.rtt = 0.1;
