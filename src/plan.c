@@ -114,6 +114,20 @@ int im_plan_config_from_target(struct im_plan_config *c, const json_t *target, c
 	return 0;
 }
 
+int im_plan_config_from_limits(struct im_plan_config *c, const json_t *limits, char *err, size_t err_size)
+{
+	if (!limits || json_is_null(limits))
+		return 0;
+	json_t *target = json_pack("{s:O}", "limits", (json_t *)limits);
+	if (!target) {
+		set_err(err, err_size, "out of memory");
+		return -1;
+	}
+	int rc = im_plan_config_from_target(c, target, err, err_size);
+	json_decref(target);
+	return rc;
+}
+
 /* Kinds whose calls carry many records of one conversation (friends of one user,
  * members or messages of one group). */
 static int batched_by_conv(enum im_kind k)
@@ -258,6 +272,14 @@ double im_plan_eta(const struct im_plan_config *c, const int64_t remaining_calls
 	struct im_plan p;
 	im_plan_schedule(&p, c, work);
 	return p.total;
+}
+
+double im_plan_eta_records(const struct im_plan_config *c, const int64_t remaining_records[IM_KIND_COUNT])
+{
+	int64_t calls[IM_KIND_COUNT];
+	for (int k = 0; k < IM_KIND_COUNT; k++)
+		calls[k] = im_plan_calls_for(c, k, remaining_records[k], 0);
+	return im_plan_eta(c, calls);
 }
 
 static int64_t scale1(int64_t v, double f)

@@ -52,6 +52,9 @@ void im_plan_config_defaults(struct im_plan_config *c);
 int im_plan_config_from_target(struct im_plan_config *c, const json_t *target, char *err,
 			       size_t err_size);
 
+/* The same for target.limits alone (JSON object or NULL), as the loader holds it. */
+int im_plan_config_from_limits(struct im_plan_config *c, const json_t *limits, char *err, size_t err_size);
+
 /* The work of one kind. */
 struct im_plan_work {
 	int64_t records;	/* records to send */
@@ -107,6 +110,12 @@ void im_plan_schedule(struct im_plan *p, const struct im_plan_config *c,
  * may scale the result by observed/expected throughput; the model itself never
  * promises more than the limits allow. */
 double im_plan_eta(const struct im_plan_config *c, const int64_t remaining_calls[IM_KIND_COUNT]);
+
+/* im_plan_eta() from records rather than calls: remaining_records[k] records of
+ * kind k, at the fewest calls they can take (ceil(n / batch)). What a progress
+ * display that counts staged, landed and dead records per kind can call once a
+ * second (about a microsecond). */
+double im_plan_eta_records(const struct im_plan_config *c, const int64_t remaining_records[IM_KIND_COUNT]);
 
 /* Multiplies every count in work by factor (>= 0), rounding up: the plan from a
  * sample of the source, scaled to the plugin's estimate of the whole. */

@@ -809,7 +809,7 @@ static int compare_kind(struct verifier *v, int kind)
 		json_t *p = json_loads((const char *)sqlite3_column_text(s, 1), 0, NULL);
 		if (!p)
 			continue;
-		char key[256];
+		char key[512];
 		record_key(kind, (const char *)sqlite3_column_text(s, 0), p, key, sizeof key);
 		if (unread && json_object_get(p, "UnreadMsgNum")) {
 			sqlite3_reset(unread);

@@ -251,6 +251,17 @@ static void test_eta(void)
 	ok(near(im_plan_eta(&c, rem), 1.1), "read marks queue behind the messages: 1.1 s");
 	rem[IM_KIND_ACCOUNT] = 100;
 	ok(near(im_plan_eta(&c, rem), 2.1), "and everything waits for the accounts: 2.1 s");
+	int64_t recs[IM_KIND_COUNT] = {0};
+	recs[IM_KIND_ACCOUNT] = 150;
+	recs[IM_KIND_GROUP_MSG] = 70;
+	ok(near(im_plan_eta_records(&c, recs), 0.02 + 0.05), "ETA from records: 2 account calls, then 10 group_msg calls");
+	json_t *lim = json_loads("{\"multiaccount_import\":50,\"concurrency\":8}", 0, NULL);
+	char lerr[128] = "";
+	ok(im_plan_config_from_limits(&c, lim, lerr, sizeof lerr) == 0 && c.limit[IM_KIND_ACCOUNT] == 50,
+	   "limits alone (the loader's view), concurrency ignored");
+	json_decref(lim);
+	ok(near(im_plan_eta_records(&c, recs), 0.04 + 0.05), "at 50/s the accounts take 0.04 s");
+	im_plan_config_defaults(&c);
 	is_int(im_plan_calls_for(&c, IM_KIND_FRIEND, 1500, 2), 2, "calls_for: lower bound when convs are few");
 	is_int(im_plan_calls_for(&c, IM_KIND_FRIEND, 10, 5), 5, "calls_for: one call per conversation at least");
 	is_int(im_plan_calls_for(&c, IM_KIND_ACCOUNT, 101, 0), 2, "calls_for: 101 accounts = 2 calls");
