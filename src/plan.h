@@ -55,6 +55,19 @@ int im_plan_config_from_target(struct im_plan_config *c, const json_t *target, c
 /* The same for target.limits alone (JSON object or NULL), as the loader holds it. */
 int im_plan_config_from_limits(struct im_plan_config *c, const json_t *limits, char *err, size_t err_size);
 
+/* An app edition and the limits the spec documents for it (0: none documented). */
+struct im_plan_edition {
+	const char *name;	     /* "free", "trial", "standard", "pro", "pro_plus", "enterprise", "ultimate" */
+	int64_t max_accounts;	     /* 70398 beyond */
+	int64_t max_groups;	     /* 10058 beyond */
+	int64_t max_members;	     /* per group, default */
+	int64_t max_members_raised; /* per group, once raised */
+	int retention_days;	     /* history kept on the server */
+};
+
+/* The edition named name, or NULL. Static data. */
+const struct im_plan_edition *im_plan_edition(const char *name);
+
 /* The work of one kind. */
 struct im_plan_work {
 	int64_t records;	/* records to send */

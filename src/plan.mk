@@ -2,7 +2,7 @@
 # target back, and the self-contained HTML report.
 
 immigrate_SOURCES += \
-	src/plan.c src/plan.h src/plan_sample.c src/plan_sample.h \
+	src/plan.c src/plan.h src/plan_check.c src/plan_sample.c src/plan_sample.h \
 	src/verify.c src/verify.h \
 	src/report.c src/report.h \
 	src/cmd_plan.c src/cmd_verify.c src/cmd_report.c
@@ -13,7 +13,7 @@ PLAN_UNIT_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS) $(CRYPTO_CFLA
 PLAN_UNIT_LDADD = src/libimcore.la $(JANSSON_LIBS) $(SQLITE_LIBS) $(CRYPTO_LIBS) -lm
 
 check_PROGRAMS += tests/plan/test_plan
-tests_plan_test_plan_SOURCES = tests/plan/test_plan.c src/plan.c src/plan.h src/batch.c src/pace.c src/stage.c
+tests_plan_test_plan_SOURCES = tests/plan/test_plan.c src/plan.c src/plan.h src/plan_check.c src/batch.c src/pace.c src/stage.c
 tests_plan_test_plan_CFLAGS = $(PLAN_UNIT_CFLAGS)
 tests_plan_test_plan_LDADD = $(PLAN_UNIT_LDADD)
 TESTS += tests/plan/test_plan
@@ -28,7 +28,7 @@ TESTS += tests/plan/test_verify
 # The report: mkreport builds a known stage and its HTML; report.sh checks it and
 # renders it in headless Chromium (skipped without the chromium package).
 check_PROGRAMS += tests/plan/mkreport
-tests_plan_mkreport_SOURCES = tests/plan/mkreport.c src/report.c src/report.h src/plan.c src/verify.c \
+tests_plan_mkreport_SOURCES = tests/plan/mkreport.c src/report.c src/report.h src/plan.c src/plan_check.c src/verify.c \
 	src/tim.c src/classify.c src/pace.c src/batch.c src/stage.c
 tests_plan_mkreport_CFLAGS = $(PLAN_UNIT_CFLAGS) $(CURL_CFLAGS)
 tests_plan_mkreport_LDADD = $(PLAN_UNIT_LDADD) $(CURL_LIBS)
