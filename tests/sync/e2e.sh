@@ -295,6 +295,7 @@ is "$(m_n2o ignored)" $((ign + 1)) "and dropped as an echo"
 is "$(grep -F '"group":"g1"' old.log | grep -v -c '"kind":"message"')" 0 \
 	"the old system saw none of the group ops we made in IM"
 is "$(old_has 'hello bob')" 0 "the old system's own message did not come back to it"
+is "$(old_has 'hello group')" 0 "nor its group message (send_group_msg with ForbidCallbackControl)"
 
 # --- a message crossing both ways exactly once ---
 curl -s -o /dev/null --data-binary '{"From_Account":"bob","To_Account":"alice","MsgRandom":21,"OptPlatform":"Web","MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"ping once"}}]}' "$IM/_sim/send_c2c"
