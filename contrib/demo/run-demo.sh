@@ -3,8 +3,9 @@
 # (contrib/demo/sample.jsonl, every kind of record) migrated into the local IM
 # emulator, with no credentials and no network. Usage: run-demo.sh BUILD_DIR
 #
-# What it leaves in BUILD_DIR/demo/: the stage (demo.db) and the emulator's final
-# state (imsim-dump.json), so the result can be inspected after the run.
+# It plans, runs, verifies and reports. What it leaves in BUILD_DIR/demo/: the stage
+# (demo.db), the emulator's final state (imsim-dump.json) and the HTML report
+# (report.html), so the result can be inspected after the run.
 set -eu
 build=$(cd "${1:?usage: run-demo.sh BUILD_DIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -35,10 +36,17 @@ echo "   listening on $endpoint"
 set -- --set "target.endpoint=$endpoint" --set "target.key_file=$out/app.key" --set "state=$out/demo.db"
 echo "== immigrate check"
 "$build/immigrate" check "$here/job.lua" "$@"
+echo "== immigrate plan: what will be sent, and the wall-time floor at the rate limits"
+"$build/immigrate" plan "$here/job.lua" "$@"
 echo "== immigrate run: extract, transform, stage, then load into the emulator"
 status=0
 "$build/immigrate" run "$here/job.lua" "$@" || status=$?
+echo "== immigrate verify: read the emulator back and compare with what landed"
+"$build/immigrate" verify "$here/job.lua" "$@" || status=$?
+echo "== immigrate report"
+"$build/immigrate" report "$here/job.lua" "$@" --html "$out/report.html" >/dev/null || status=$?
 
 curl -sf "$endpoint/_sim/dump" >"$out/imsim-dump.json" 2>/dev/null || true
 echo "== done (exit $status). Stage: $out/demo.db; emulator state: $out/imsim-dump.json"
+echo "Report: $out/report.html"
 exit $status
