@@ -11,7 +11,9 @@
 
 #include <errno.h>
 #include <math.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -476,7 +478,10 @@ static void settle(struct batch *b, struct load_settle *s)
 		s[i].kind = ln->ki->name;
 		s[i].payload = b->rows[i].payload;
 	}
-	if (load_stage_settle(L->st, s, b->n, err, sizeof err) < 0) {
+	if (!im_stage_in_transaction(L->st) && im_stage_begin(L->st, err, sizeof err) < 0) {
+		L->stage_failed = true;
+		set_fatal(L, "%s", err);
+	} else if (load_stage_settle(L->st, s, b->n, err, sizeof err) < 0) {
 		L->stage_failed = true;
 		set_fatal(L, "%s", err);
 	} else {
@@ -1006,6 +1011,18 @@ int im_load_execute(const struct im_load_target *tg, struct im_stage *stage, con
 		im_error("%s", err);
 		return IM_EXIT_USAGE;
 	}
+	/* Two loaders on one stage would each take the other's in-flight batches for
+	 * a crash's leftovers and resend them. */
+	char lock_path[4096];
+	snprintf(lock_path, sizeof lock_path, "%s-load.lock", im_stage_path(stage));
+	int lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		im_error("%s: %s", lock_path,
+			 lock_fd < 0 ? strerror(errno) : "another immigrate is loading this stage right now");
+		if (lock_fd >= 0)
+			close(lock_fd);
+		return IM_EXIT_FATAL;
+	}
 	struct im_tim_config tc = {
 		.endpoint = tg->endpoint,
 		.sdkappid = tg->sdkappid,
@@ -1020,12 +1037,14 @@ int im_load_execute(const struct im_load_target *tg, struct im_stage *stage, con
 	L.tim = im_tim_new(&tc, err, sizeof err);
 	if (!L.tim) {
 		im_error("%s", err);
+		close(lock_fd);
 		return IM_EXIT_FATAL;
 	}
 	if (load_stage_prepare(stage, err, sizeof err) < 0 ||
 	    load_stage_max_batch(stage, &L.next_batch, err, sizeof err) < 0) {
 		im_error("%s", err);
 		im_tim_free(L.tim);
+		close(lock_fd);
 		return IM_EXIT_FATAL;
 	}
 	L.progress = im_progress_new(stderr, isatty(STDERR_FILENO), opt->quiet, opt->log_json);
@@ -1101,13 +1120,10 @@ int im_load_execute(const struct im_load_target *tg, struct im_stage *stage, con
 			ms = 1;
 		if (ms > 100)
 			ms = 100;
-		/* Answers settle in a transaction committed with the next pass's marks;
+		/* Answers settle in a transaction (opened by the first settlement, so the
+		 * stage is not locked while waiting) committed with the next pass's marks;
 		 * killed before that, their records are still in flight and recovery
 		 * resends them. */
-		if (im_stage_begin(stage, err, sizeof err) < 0) {
-			set_fatal(&L, "%s", err);
-			break;
-		}
 		int got = im_tim_run(L.tim, ms);
 		if (L.stage_failed) {
 			commit_or_fail(&L);
@@ -1129,6 +1145,7 @@ int im_load_execute(const struct im_load_target *tg, struct im_stage *stage, con
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	loader_close(&L);
+	close(lock_fd);
 	for (int k = 0; k < IM_KIND_COUNT; k++) {
 		L.stats[k].landed = im_stage_count(stage, L.stats[k].name, IM_STAGE_LANDED);
 		L.stats[k].dead = im_stage_count(stage, L.stats[k].name, IM_STAGE_DEAD);

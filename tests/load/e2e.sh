@@ -132,7 +132,26 @@ check "after SIGTERM and resume: the target holds exactly the records" state_is_
 stop_sim
 cp "$TMPD/recs.full" "$TMPD/recs.jsonl"
 
-# 8. A record the target refuses becomes a dead letter; the rest lands; exit 3.
+# 8. A second loader on a stage being loaded is refused (the lock is held here by
+#    flock(1) so that the test does not depend on timing).
+if command -v flock >/dev/null 2>&1; then
+	start_sim lock
+	flock "$TMPD/lock.db-load.lock" sleep 3 &
+	lockpid=$!
+	sleep 0.2
+	load lock --records "$TMPD/recs.jsonl" >/dev/null 2>"$TMPD/lock.err"
+	is "$?" 1 "a second loader on the same stage is refused"
+	grep -q 'another immigrate is loading this stage' "$TMPD/lock.err"
+	ok $? "and says why"
+	kill "$lockpid" 2>/dev/null
+	wait "$lockpid" 2>/dev/null
+	stop_sim
+else
+	skip "flock(1) not installed"
+	skip "flock(1) not installed"
+fi
+
+# 9. A record the target refuses becomes a dead letter; the rest lands; exit 3.
 start_sim dead
 printf '%s\n' '{"kind":"account","UserID":"ok1"}' '{"kind":"account","UserID":"ok2"}' \
 	'{"kind":"c2c_msg","From_Account":"ok1","To_Account":"nobody","MsgTimeStamp":1500000000,"MsgSeq":1,"MsgRandom":2,"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"x"}}]}' \
@@ -145,7 +164,7 @@ grep -q '"kind":"account".*"landed":2,"dead":0' "$TMPD/dead.out"
 ok $? "the accounts landed"
 stop_sim
 
-# 9. A wrong key stops the run with a message saying what to fix.
+# 10. A wrong key stops the run with a message saying what to fix.
 start_sim auth
 printf '%s' 0000000000000000000000000000000000000000000000000000000000000000 >"$TMPD/wrong"
 chmod 600 "$TMPD/wrong"
@@ -158,7 +177,7 @@ grep -q "$(cat "$TMPD/wrong")" "$TMPD/auth.err"
 ok $((1 - $?)) "the message does not contain the key"
 stop_sim
 
-# 10. An endpoint that does not answer stops the run after a while, and charges
+# 11. An endpoint that does not answer stops the run after a while, and charges
 #     no record for it: nothing is dead-lettered, everything stays pending.
 "$LOADRUN" --state "$TMPD/down.db" --records "$TMPD/dead.jsonl" --endpoint "http://127.0.0.1:1" \
 	--sdkappid 1400000000 --admin admin --key-file "$TMPD/key" --quiet --unreachable-s 2 >/dev/null 2>"$TMPD/down.err"
@@ -168,7 +187,7 @@ ok $? "the message says the endpoint does not answer"
 pending=$(python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); print(c.execute("SELECT count(*) FROM records WHERE status = 0 AND attempts = 0").fetchone()[0], c.execute("SELECT count(*) FROM dead_letters").fetchone()[0])' "$TMPD/down.db")
 is "$pending" "3 0" "all records still pending and uncharged, no dead letter"
 
-# 11. A bad limit is a configuration error naming the key.
+# 12. A bad limit is a configuration error naming the key.
 load badlimit --records "$TMPD/dead.jsonl" --limits '{"importmsg": -5}' >/dev/null 2>"$TMPD/badlimit.err"
 is "$?" 2 "a negative limit: exit 2"
 grep -q 'target.limits.importmsg' "$TMPD/badlimit.err"
