@@ -38,7 +38,35 @@ struct im_script {
 	uint64_t calls;
 	int which; /* 0: map, 1: finish, during a call */
 	struct im_script_failure *fail;
+	int native_identity; /* the script is the bundled identity.lua, byte for byte */
 };
+
+/* scripts/identity.lua as shipped. A script file with exactly this text is run
+ * natively for the records it passes through unchanged (see identity_map):
+ * mapping a record that already is an IM record then costs a copy instead of a
+ * JSON -> Lua -> JSON round trip. test_script checks that the file and this
+ * copy agree, and that both paths give the same records. */
+static const char identity_lua[] =
+	"-- identity: for sources whose records are already IM records (a self-built\n"
+	"-- backend exporting straight to the jsonl format): each native record is one IM\n"
+	"-- record, {\"kind\": \"...\", <the fields of one item of the REST call>,\n"
+	"-- \"_source_id\": optional old id}. Validation happens after the script, so a\n"
+	"-- malformed record becomes a dead letter naming the field.\n"
+	"\n"
+	"function map(rec, ctx)\n"
+	"\tif rec.kind == nil then\n"
+	"\t\treturn nil, \"record has no kind (identity expects IM records)\"\n"
+	"\tend\n"
+	"\tif rec._source_id == nil and ctx.source_id ~= nil then\n"
+	"\t\trec._source_id = ctx.source_id\n"
+	"\tend\n"
+	"\treturn rec\n"
+	"end\n";
+
+const char *im_script_identity_text(void)
+{
+	return identity_lua;
+}
 
 struct im_sandbox *im_lua_sandbox(lua_State *L)
 {
@@ -71,7 +99,9 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
 	struct im_sandbox *sb = im_lua_sandbox(L);
 	if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0) {
 		sb->line = ar->currentline;
-		snprintf(sb->src, sizeof sb->src, "%s", ar->short_src);
+		/* Usually the same chunk as last time: skip the formatted copy. */
+		if (strncmp(sb->src, ar->short_src, sizeof sb->src - 1))
+			snprintf(sb->src, sizeof sb->src, "%s", ar->short_src);
 	}
 	sb->steps += HOOK_EVERY;
 	if (sb->steps > sb->step_limit) {
@@ -86,8 +116,7 @@ void im_lua_budget_reset(lua_State *L)
 {
 	struct im_sandbox *sb = im_lua_sandbox(L);
 	sb->steps = 0;
-	sb->line = 0;
-	sb->src[0] = '\0';
+	sb->line = 0; /* src is read only with a line: it keeps the last chunk's name */
 }
 
 /* load() for text chunks only: precompiled bytecode bypasses the verifier that
@@ -687,11 +716,96 @@ static int run_call(struct im_script *s, int which, json_t **records, struct im_
 	return out;
 }
 
+/* What push_json then to_json make of v, without Lua: containers copied,
+ * immutable scalars shared, integral reals as integers. NULL when the Lua round
+ * trip would differ or fail (too deep, invalid UTF-8) or out of memory: the
+ * caller then takes the Lua path, which reports it exactly. */
+static json_t *identity_copy(const json_t *v, int depth)
+{
+	if (depth >= MAX_DEPTH - 1)
+		return NULL;
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: {
+		json_t *out = json_object();
+		const char *key;
+		size_t key_len;
+		json_t *item;
+		if (!out)
+			return NULL;
+		json_object_keylen_foreach((json_t *)v, key, key_len, item) {
+			json_t *copy = im_rules_utf8_valid(key, key_len) ? identity_copy(item, depth + 1) : NULL;
+			if (!copy || json_object_setn_new_nocheck(out, key, key_len, copy)) {
+				json_decref(out);
+				return NULL;
+			}
+		}
+		return out;
+	}
+	case JSON_ARRAY: {
+		json_t *out = json_array();
+		if (!out)
+			return NULL;
+		for (size_t i = 0, n = json_array_size(v); i < n; i++) {
+			json_t *copy = identity_copy(json_array_get(v, i), depth + 1);
+			if (!copy || json_array_append_new(out, copy)) {
+				json_decref(out);
+				return NULL;
+			}
+		}
+		return out;
+	}
+	case JSON_STRING:
+		if (!im_rules_utf8_valid(json_string_value(v), json_string_length(v)))
+			return NULL;
+		return json_incref((json_t *)v);
+	case JSON_REAL: {
+		double d = json_real_value(v);
+		if (!isfinite(d))
+			return NULL;
+		if (d == floor(d) && d >= -9007199254740992.0 && d <= 9007199254740992.0)
+			return json_integer((json_int_t)d);
+		return json_incref((json_t *)v);
+	}
+	default:
+		return json_incref((json_t *)v);
+	}
+}
+
+/* identity.lua's map() for a record it returns: an object with a kind key
+ * (JSON null counts: it is immigrate.null, not nil), _source_id added from ctx
+ * when absent. Returns 1 when done (the copy is in s->results), 0 when the Lua
+ * function must run instead. */
+static int identity_map(struct im_script *s, const struct im_script_input *in)
+{
+	if (!json_is_object(in->data) || !json_object_get(in->data, "kind"))
+		return 0;
+	json_t *rec = identity_copy(in->data, 0);
+	if (!rec)
+		return 0;
+	if (in->source_id && !json_object_get(rec, "_source_id")) {
+		json_t *id = json_string(in->source_id);
+		if (!id || json_object_set_new(rec, "_source_id", id)) {
+			json_decref(rec);
+			return 0;
+		}
+	}
+	json_array_clear(s->results);
+	if (json_array_append_new(s->results, rec))
+		return 0;
+	return 1;
+}
+
 int im_script_map(struct im_script *s, const struct im_script_input *in, json_t **records,
 		  struct im_script_failure *f)
 {
 	s->in = in;
 	s->calls++;
+	if (s->native_identity && identity_map(s, in)) {
+		s->in = NULL;
+		f->where[0] = f->reason[0] = '\0';
+		*records = s->results;
+		return 0;
+	}
 	return run_call(s, 0, records, f);
 }
 
@@ -804,6 +918,8 @@ int im_script_open(const struct im_script_config *cfg, struct im_script **out, c
 	char *text = read_script(cfg->path, &len, err, err_size);
 	if (!text)
 		goto fail;
+	s->native_identity = len == sizeof identity_lua - 1 && !memcmp(text, identity_lua, len) &&
+			     !getenv("IMMIGRATE_NO_NATIVE_IDENTITY");
 	char chunkname[256];
 	snprintf(chunkname, sizeof chunkname, "@%s", base_name(cfg->path));
 	int rc = luaL_loadbufferx(L, text, len, chunkname, "t");

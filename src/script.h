@@ -88,6 +88,14 @@ int im_script_map(struct im_script *s, const struct im_script_input *in, json_t 
  * im_script_map. With no finish function returns 0 and an empty array. */
 int im_script_finish(struct im_script *s, json_t **records, struct im_script_failure *f);
 
+/* The text of the bundled scripts/identity.lua. A script file with exactly this
+ * text maps the records it returns unchanged without entering Lua (the same
+ * records, a copy instead of a JSON -> Lua -> JSON round trip); anything else
+ * (no kind, not an object) still runs the Lua function. Setting
+ * IMMIGRATE_NO_NATIVE_IDENTITY in the environment turns this off (tests compare
+ * both paths). Static storage. */
+const char *im_script_identity_text(void);
+
 /* Number of native records map() has been called with. */
 uint64_t im_script_calls(const struct im_script *s);
 

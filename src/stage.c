@@ -159,8 +159,20 @@ int im_stage_open(const char *path, struct im_stage **out, char *err, size_t err
 	/* A second process on the same stage (e.g. `dlq list` during a run) waits
 	 * for the writer's transaction instead of failing at once. */
 	sqlite3_busy_timeout(st->db, 10000);
-	if (exec_sql(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF;"
-			 "PRAGMA cache_size=-16384;",
+	/* page_size takes effect only while the file is empty, before WAL is on: a
+	 * new stage gets 16 KiB pages (fewer B-tree levels and a quarter of the
+	 * write calls of 4 KiB pages: about a tenth of the extract's CPU time);
+	 * an existing stage keeps its own.
+	 *
+	 * synchronous stays NORMAL. OFF would save little here (WAL syncs only at
+	 * checkpoints: ~3% of an extract) and, unlike NORMAL, lets an OS crash or
+	 * power loss during a WAL checkpoint corrupt the database, i.e. lose a
+	 * committed checkpoint token without its records or the reverse. With
+	 * NORMAL a power loss can only drop the last transactions whole: the
+	 * checkpoint token and the records it covers go together, and the next run
+	 * resumes from the older token, exactly once. */
+	if (exec_sql(st, "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+			 " PRAGMA foreign_keys=OFF; PRAGMA cache_size=-16384;",
 		     err, err_size) < 0 ||
 	    exec_sql(st, "BEGIN IMMEDIATE", err, err_size) < 0) {
 		im_stage_close(st);

@@ -230,6 +230,91 @@ static void test_engine(void)
 	json_decref(opts);
 }
 
+/* The bundled identity.lua runs natively for records it passes through: same
+ * records as the Lua function, and the shipped file is the text the engine
+ * recognises. */
+static void test_identity(void)
+{
+	char path[1024], err[512];
+	const char *top = getenv("top_srcdir");
+	snprintf(path, sizeof path, "%s/scripts/identity.lua", top ? top : "..");
+	FILE *fp = fopen(path, "rb");
+	char file[4096];
+	size_t n = fp ? fread(file, 1, sizeof file - 1, fp) : 0;
+	if (fp)
+		fclose(fp);
+	file[n] = '\0';
+	is_str(file, im_script_identity_text(), "scripts/identity.lua is the text run natively");
+
+	const char *copy = scratch_file("identity.lua", im_script_identity_text());
+	struct im_script_config cfg = {.path = copy, .memory_limit = 8u << 20};
+	struct im_script *native = NULL, *lua = NULL;
+	ok(im_script_open(&cfg, &native, err, sizeof err) == 0, "identity opens (native)");
+	setenv("IMMIGRATE_NO_NATIVE_IDENTITY", "1", 1);
+	ok(im_script_open(&cfg, &lua, err, sizeof err) == 0, "identity opens (Lua)");
+	unsetenv("IMMIGRATE_NO_NATIVE_IDENTITY");
+	if (!native || !lua) {
+		im_script_close(native);
+		im_script_close(lua);
+		return;
+	}
+	static const char *const inputs[] = {
+		"{\"kind\":\"account\",\"UserID\":\"a\",\"Nick\":\"\\u00e9t\\u00e9\"}",
+		"{\"kind\":\"c2c_msg\",\"MsgTimeStamp\":1700000000.0,\"x\":1.5,\"MsgBody\":[{\"MsgType\":\"TIMTextElem\","
+		"\"MsgContent\":{\"Text\":\"hi\"}}],\"e\":{},\"ea\":[],\"n\":null,\"t\":true,\"f\":false,"
+		"\"deep\":[[[{\"a\":[1,2.0,null]}]]]}",
+		"{\"kind\":\"account\",\"UserID\":\"b\",\"_source_id\":\"own\"}",
+		"{\"kind\":\"account\",\"UserID\":\"b\",\"_source_id\":null}",
+		"{\"kind\":null,\"1\":\"numeric key\"}",
+		"{\"UserID\":\"no kind\"}",
+		"[1,2,3]",
+		"{\"kind\":\"account\",\"big\":1e300,\"neg\":-0.0}",
+	};
+	int same = 1;
+	for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
+		for (int with_sid = 0; with_sid < 2; with_sid++) {
+			json_t *data = json_loads(inputs[i], JSON_DECODE_ANY, NULL);
+			struct im_script_input in = {.stream = "s", .source_id = with_sid ? "sid-1" : NULL,
+						     .origin = "x:1", .data = data};
+			json_t *a, *b;
+			struct im_script_failure fa, fb;
+			int ra = im_script_map(native, &in, &a, &fa);
+			char *ta = ra == 0 ? json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+			int rb = im_script_map(lua, &in, &b, &fb);
+			char *tb = rb == 0 ? json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+			if (ra != rb || (ta && tb && strcmp(ta, tb)) || (!ta) != (!tb) ||
+			    (ra && (strcmp(fa.where, fb.where) || strcmp(fa.reason, fb.reason)))) {
+				same = 0;
+				diag("input %zu sid %d: native %d %s %s%s | lua %d %s %s%s", i, with_sid, ra,
+				     ta ? ta : "", fa.where, fa.reason, rb, tb ? tb : "", fb.where, fb.reason);
+			}
+			free(ta);
+			free(tb);
+			json_decref(data);
+		}
+	}
+	ok(same, "native and Lua identity give the same records and the same failures");
+	/* A record too big for the Lua state's memory cap goes through natively:
+	 * proof that the native path is the one taken. */
+	size_t big = 12u << 20;
+	char *text = malloc(big + 1);
+	memset(text, 'x', big);
+	text[big] = '\0';
+	json_t *data = json_pack("{s:s,s:s}", "kind", "account", "UserID", text);
+	struct im_script_input in = {.stream = "s", .origin = "x:1", .data = data};
+	json_t *out;
+	struct im_script_failure f;
+	ok(im_script_map(native, &in, &out, &f) == 0 && json_array_size(out) == 1,
+	   "the native path needs no Lua memory");
+	ok(im_script_map(lua, &in, &out, &f) == 1 && strstr(f.reason, "memory"),
+	   "the Lua path hits the memory cap with the same record: %s", f.reason);
+	json_decref(data);
+	free(text);
+	ok(im_script_calls(native) == im_script_calls(lua), "calls are counted on both paths");
+	im_script_close(native);
+	im_script_close(lua);
+}
+
 int main(void)
 {
 	L = im_lua_new(16u << 20, 1000000);
@@ -239,6 +324,7 @@ int main(void)
 	test_sandbox();
 	im_lua_close(L);
 	test_engine();
+	test_identity();
 	scratch_cleanup();
 	return done_testing();
 }
