@@ -4,7 +4,7 @@
 immigrate_SOURCES += \
 	src/plan.c src/plan.h src/plan_check.c src/plan_sample.c src/plan_sample.h \
 	src/verify.c src/verify.h src/verify_read.c src/verify_priv.h \
-	src/report.c src/report.h \
+	src/report.c src/report.h src/report_priv.h src/report_samples.c src/report_svg.c \
 	src/cmd_plan.c src/cmd_verify.c src/cmd_report.c
 
 # Unit tests compile the load side's pure modules (batch, pace) and the stage
@@ -28,7 +28,7 @@ TESTS += tests/plan/test_verify
 # The report: mkreport builds a known stage and its HTML; report.sh checks it and
 # renders it in headless Chromium (skipped without the chromium package).
 check_PROGRAMS += tests/plan/mkreport
-tests_plan_mkreport_SOURCES = tests/plan/mkreport.c src/report.c src/report.h src/plan.c src/plan_check.c src/verify.c src/verify_read.c \
+tests_plan_mkreport_SOURCES = tests/plan/mkreport.c src/report.c src/report.h src/report_samples.c src/report_svg.c src/plan.c src/plan_check.c src/verify.c src/verify_read.c \
 	src/tim.c src/classify.c src/pace.c src/batch.c src/stage.c
 tests_plan_mkreport_CFLAGS = $(PLAN_UNIT_CFLAGS) $(CURL_CFLAGS)
 tests_plan_mkreport_LDADD = $(PLAN_UNIT_LDADD) $(CURL_LIBS)
