@@ -46,9 +46,14 @@ struct daemon {
 	struct im_outbox *outbox;
 	struct im_plugin *plugin;
 	const struct im_source *src;
-	struct im_host *hook_host, *deliver_host;
-	void *hook_state, *deliver_state;
-	struct im_script *map_script, *reverse_script;
+	struct im_host *hook_host;
+	void *hook_state;
+	/* new -> old: one reverse script, host and plugin state per worker */
+	size_t n_rev;
+	struct im_host **deliver_hosts;
+	void **deliver_states;
+	struct im_script **reverse_scripts;
+	struct im_script *map_script;
 	struct im_validator *validator;
 	char *key;
 	size_t key_len;
@@ -67,13 +72,20 @@ static void teardown(struct daemon *d)
 	im_secret_free(d->key, d->key_len);
 	im_validator_free(d->validator);
 	im_script_close(d->map_script);
-	im_script_close(d->reverse_script);
-	if (d->src) {
-		d->src->close(d->hook_state);
-		d->src->close(d->deliver_state);
+	for (size_t i = 0; i < d->n_rev; i++) {
+		if (d->reverse_scripts)
+			im_script_close(d->reverse_scripts[i]);
+		if (d->src && d->deliver_states)
+			d->src->close(d->deliver_states[i]);
+		if (d->deliver_hosts)
+			im_host_free(d->deliver_hosts[i]);
 	}
+	free(d->reverse_scripts);
+	free(d->deliver_states);
+	free(d->deliver_hosts);
+	if (d->src)
+		d->src->close(d->hook_state);
 	im_host_free(d->hook_host);
-	im_host_free(d->deliver_host);
 	im_plugin_unload(d->plugin);
 	im_stage_close(d->stage);
 	pthread_mutex_destroy(&d->stage_lock);
@@ -133,8 +145,19 @@ static int start(struct daemon *d, const char *plugin_dir, char *err, size_t err
 	 * thread sends, and a plugin state (and its host) serves one thread. */
 	if (want_hook && open_plugin_state(d, &d->hook_host, &d->hook_state, err, err_size) < 0)
 		return IM_EXIT_USAGE;
-	if (want_deliver && open_plugin_state(d, &d->deliver_host, &d->deliver_state, err, err_size) < 0)
-		return IM_EXIT_USAGE;
+	if (want_deliver) {
+		d->n_rev = (size_t)cfg->deliver_workers;
+		d->deliver_hosts = calloc(d->n_rev, sizeof *d->deliver_hosts);
+		d->deliver_states = calloc(d->n_rev, sizeof *d->deliver_states);
+		d->reverse_scripts = calloc(d->n_rev, sizeof *d->reverse_scripts);
+		if (!d->deliver_hosts || !d->deliver_states || !d->reverse_scripts) {
+			snprintf(err, err_size, "out of memory");
+			return IM_EXIT_FATAL;
+		}
+		for (size_t i = 0; i < d->n_rev; i++)
+			if (open_plugin_state(d, &d->deliver_hosts[i], &d->deliver_states[i], err, err_size) < 0)
+				return IM_EXIT_USAGE;
+	}
 
 	struct im_script_config sc = {
 		.path = im_job_script_path(d->job),
@@ -172,11 +195,9 @@ static int start(struct daemon *d, const char *plugin_dir, char *err, size_t err
 		if (!(d->tim = im_tim_new(&tc, err, err_size)))
 			return IM_EXIT_FATAL;
 	}
-	if (want_deliver) {
-		int rc = im_sync_reverse_open(sc.path, &sc, &d->reverse_script, err, err_size);
-		if (rc != 0)
+	for (size_t i = 0; want_deliver && i < d->n_rev; i++)
+		if (im_sync_reverse_open(sc.path, &sc, &d->reverse_scripts[i], err, err_size) != 0)
 			return IM_EXIT_USAGE;
-	}
 	if (want_deliver && !im_job_target_sdkappid(d->job)) {
 		snprintf(err, err_size, "%s: sync needs target.sdkappid to check callbacks", im_job_path(d->job));
 		return IM_EXIT_USAGE;
@@ -193,9 +214,10 @@ static int start(struct daemon *d, const char *plugin_dir, char *err, size_t err
 		.map_script = d->map_script,
 		.validator = d->validator,
 		.tim = d->tim,
-		.reverse_script = d->reverse_script,
+		.reverse_scripts = d->reverse_scripts,
+		.deliver_states = d->deliver_states,
+		.n_reverse = d->n_rev,
 		.src = d->src,
-		.deliver_state = d->deliver_state,
 	};
 	if (!cfg->deliver)
 		im_warn("sync: sync.deliver is false: events are stored and acknowledged, not delivered");

@@ -101,6 +101,7 @@ int im_sync_config_parse(const json_t *sync, const char *base_dir, struct im_syn
 	cfg->old_to_new = cfg->new_to_old = 1;
 	cfg->deliver = 1;
 	cfg->concurrency = 32;
+	cfg->deliver_workers = 4;
 	cfg->retention_hours = 168;
 	if (!cfg->listen_host) {
 		snprintf(err, err_size, "out of memory");
@@ -156,6 +157,10 @@ int im_sync_config_parse(const json_t *sync, const char *base_dir, struct im_syn
 			if (get_int(v, key, 1, 256, &n, err, err_size) < 0)
 				return -1;
 			cfg->concurrency = (int)n;
+		} else if (strcmp(key, "deliver_workers") == 0) {
+			if (get_int(v, key, 1, 64, &n, err, err_size) < 0)
+				return -1;
+			cfg->deliver_workers = (int)n;
 		} else if (strcmp(key, "retention_hours") == 0) {
 			if (get_int(v, key, 1, 24 * 3650, &n, err, err_size) < 0)
 				return -1;

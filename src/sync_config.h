@@ -20,6 +20,8 @@
  *     history_wait_ms = 2000,      -- re-check interval for group messages whose
  *                                  -- group history is still importing
  *     directions = { old_to_new = true, new_to_old = true },
+ *     deliver_workers = 4,         -- new -> old: deliveries to the old system in parallel
+ *                                  -- (conversations partitioned among them, each in order)
  *     retention_hours = 168,       -- delivered events (and their dedupe keys) kept this long
  *     deliver = true,              -- false: accept and store only (deliveries wait for a
  *                                  -- start with deliver = true; for staging a cutover
@@ -51,6 +53,7 @@ struct im_sync_config {
 	long retry_base_ms, retry_max_ms;
 	long history_wait_ms;
 	int concurrency;
+	int deliver_workers;
 	long retention_hours;
 	int old_to_new, new_to_old;
 	int deliver;

@@ -25,6 +25,7 @@ enum oc {
 	OC_RETRY,     /* try again after a backoff */
 	OC_DEFER,     /* wait (group history still importing), not an attempt */
 	OC_SKIP,      /* its conversation is blocked behind an earlier event */
+	OC_NOT_MINE,  /* another new -> old worker's conversation */
 };
 
 struct outcome {
@@ -61,6 +62,10 @@ struct worker {
 	struct im_sync_deliver *d;
 	int dir;
 	const char *prefix;
+	size_t part, nparts;             /* new -> old: the conversations this worker owns */
+	struct im_script *reverse_script; /* new -> old */
+	void *deliver_state;
+	int pruner;                      /* this worker prunes old events */
 	pthread_t thread;
 	int started;
 };
@@ -68,9 +73,9 @@ struct worker {
 struct im_sync_deliver {
 	struct im_sync_deliver_params p;
 	atomic_int stop;
-	struct worker w[IM_SYNC_NDIR];
+	struct worker *w;
+	size_t nw;
 	char ns[160]; /* id map namespace of our deliveries to the old system */
-	int pruner;   /* the direction whose worker prunes old events */
 };
 
 /* snprintf into o->error; truncation of long reasons is fine. */
@@ -717,9 +722,19 @@ static void fix_where(struct im_sync_deliver *d, char *where, size_t size)
 	fmt_into(where, size, "%s", buf);
 }
 
-static void process_new_to_old(struct im_sync_deliver *d, const struct im_outbox_row *row, struct keyset *blocked,
+/* Which new -> old worker owns a conversation. */
+static size_t conv_part(const char *conv, size_t nparts)
+{
+	uint32_t h = 2166136261u;
+	for (; *conv; conv++)
+		h = (h ^ (unsigned char)*conv) * 16777619u;
+	return nparts > 1 ? h % nparts : 0;
+}
+
+static void process_new_to_old(struct worker *w, const struct im_outbox_row *row, struct keyset *blocked,
 			       struct outcome *o)
 {
+	struct im_sync_deliver *d = w->d;
 	json_t *body = json_loads(row->body, 0, NULL);
 	if (!json_is_object(body)) {
 		json_decref(body);
@@ -729,6 +744,11 @@ static void process_new_to_old(struct im_sync_deliver *d, const struct im_outbox
 		return;
 	}
 	callback_conv(body, o->conv, sizeof o->conv);
+	if (conv_part(o->conv, w->nparts) != w->part) {
+		json_decref(body);
+		o->oc = OC_NOT_MINE;
+		return;
+	}
 	if (ks_has(blocked, o->conv)) {
 		json_decref(body);
 		o->oc = OC_SKIP;
@@ -746,7 +766,7 @@ static void process_new_to_old(struct im_sync_deliver *d, const struct im_outbox
 	struct im_script_failure f;
 	json_t *events = NULL;
 	pthread_mutex_lock(d->p.stage_lock);
-	int rc = im_script_map(d->p.reverse_script, &in, &events, &f);
+	int rc = im_script_map(w->reverse_script, &in, &events, &f);
 	json_t *mine = rc == 0 ? json_deep_copy(events) : NULL;
 	pthread_mutex_unlock(d->p.stage_lock);
 	json_decref(body);
@@ -767,7 +787,7 @@ static void process_new_to_old(struct im_sync_deliver *d, const struct im_outbox
 	json_t *ev;
 	json_array_foreach(mine, i, ev) {
 		char *remote = NULL, err[512] = "";
-		int r = d->p.src->deliver(d->p.deliver_state, ev, &remote, err, sizeof err);
+		int r = d->p.src->deliver(w->deliver_state, ev, &remote, err, sizeof err);
 		if (r == IM_SOURCE_OK) {
 			if (remote) {
 				char e2[256];
@@ -800,6 +820,7 @@ static void settle(struct im_sync_deliver *d, int dir, const struct im_outbox_ro
 	int attempts = row->attempts + 1;
 	switch (o->oc) {
 	case OC_SKIP:
+	case OC_NOT_MINE:
 		return;
 	case OC_DELIVERED:
 		im_sync_count(&mt->delivered[dir], 1);
@@ -884,7 +905,7 @@ static void *worker_main(void *arg)
 			break;
 		now = im_outbox_now_ms();
 		/* One worker prunes, every ten minutes. */
-		if (w->dir == d->pruner && now - last_prune > 600000) {
+		if (w->pruner && now - last_prune > 600000) {
 			int64_t before = now - (int64_t)d->p.cfg->retention_hours * 3600000;
 			if (im_outbox_exec(d->p.outbox, prune_old, &before) < 0)
 				im_warn("sync: pruning delivered events failed; will try again");
@@ -914,7 +935,9 @@ static void *worker_main(void *arg)
 				struct outcome o;
 				memset(&o, 0, sizeof o);
 				if (w->dir == IM_SYNC_NEW_TO_OLD) {
-					process_new_to_old(d, r, &blocked, &o);
+					if (r->conv && conv_part(r->conv, w->nparts) != w->part)
+						continue;
+					process_new_to_old(w, r, &blocked, &o);
 					settle(d, w->dir, r, &o, &blocked, &m, now, &next_due);
 					continue;
 				}
@@ -987,23 +1010,31 @@ int im_sync_deliver_start(const struct im_sync_deliver_params *p, struct im_sync
 {
 	*out = NULL;
 	struct im_sync_deliver *d = calloc(1, sizeof *d);
-	if (!d) {
+	int old_to_new = p->map_script && p->tim && p->validator;
+	size_t n_new = p->src && p->src->deliver ? p->n_reverse : 0;
+	if (d)
+		d->w = calloc(1 + n_new, sizeof *d->w);
+	if (!d || !d->w) {
+		free(d);
 		snprintf(err, err_size, "out of memory");
 		return -1;
 	}
 	d->p = *p;
 	atomic_init(&d->stop, 0);
 	snprintf(d->ns, sizeof d->ns, "sync:%s", p->plugin_name ? p->plugin_name : "source");
-	static const char *const prefix[IM_SYNC_NDIR] = {"source:", "im"};
-	int run[IM_SYNC_NDIR] = {p->map_script && p->tim && p->validator,
-				 p->reverse_script && p->src && p->src->deliver && p->deliver_state};
-	d->pruner = run[IM_SYNC_OLD_TO_NEW] ? IM_SYNC_OLD_TO_NEW : IM_SYNC_NEW_TO_OLD;
-	for (int i = 0; i < IM_SYNC_NDIR; i++) {
-		d->w[i].d = d;
-		d->w[i].dir = i;
-		d->w[i].prefix = prefix[i];
-		if (!run[i])
-			continue;
+	if (old_to_new)
+		d->w[d->nw++] = (struct worker){.d = d, .dir = IM_SYNC_OLD_TO_NEW, .prefix = "source:"};
+	for (size_t i = 0; i < n_new; i++)
+		d->w[d->nw++] = (struct worker){.d = d,
+						.dir = IM_SYNC_NEW_TO_OLD,
+						.prefix = "im",
+						.part = i,
+						.nparts = n_new,
+						.reverse_script = p->reverse_scripts[i],
+						.deliver_state = p->deliver_states[i]};
+	if (d->nw)
+		d->w[0].pruner = 1;
+	for (size_t i = 0; i < d->nw; i++) {
 		if (pthread_create(&d->w[i].thread, NULL, worker_main, &d->w[i]) != 0) {
 			snprintf(err, err_size, "cannot start a delivery thread");
 			im_sync_deliver_stop(d);
@@ -1021,8 +1052,9 @@ void im_sync_deliver_stop(struct im_sync_deliver *d)
 		return;
 	atomic_store(&d->stop, 1);
 	im_outbox_wake(d->p.outbox);
-	for (int i = 0; i < IM_SYNC_NDIR; i++)
+	for (size_t i = 0; i < d->nw; i++)
 		if (d->w[i].started)
 			pthread_join(d->w[i].thread, NULL);
+	free(d->w);
 	free(d);
 }

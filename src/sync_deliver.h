@@ -62,10 +62,15 @@ struct im_sync_deliver_params {
 	struct im_script *map_script;
 	struct im_validator *validator;
 	struct im_tim *tim;
-	/* new -> old; the worker runs when reverse_script and deliver_state are set. */
-	struct im_script *reverse_script;
+	/* new -> old: n_reverse workers (0: none), worker i using reverse_scripts[i]
+	 * and deliver_states[i] only (a Lua state and a plugin state serve one
+	 * thread). Conversations are partitioned among them by a hash of their key,
+	 * so each conversation stays in order while deliveries of different ones
+	 * overlap. */
+	struct im_script *const *reverse_scripts;
+	void *const *deliver_states;
+	size_t n_reverse;
 	const struct im_source *src;
-	void *deliver_state;
 };
 
 struct im_sync_deliver;
