@@ -25,6 +25,14 @@ tests_plan_test_verify_CFLAGS = $(PLAN_UNIT_CFLAGS) $(CURL_CFLAGS)
 tests_plan_test_verify_LDADD = $(PLAN_UNIT_LDADD) $(CURL_LIBS)
 TESTS += tests/plan/test_verify
 
+check_PROGRAMS += tests/plan/test_report
+tests_plan_test_report_SOURCES = tests/plan/test_report.c src/report_samples.c src/report.c src/report_svg.c \
+	src/plan.c src/plan_check.c src/verify.c src/verify_read.c src/tim.c src/classify.c src/pace.c src/batch.c \
+	src/stage.c
+tests_plan_test_report_CFLAGS = $(PLAN_UNIT_CFLAGS) $(CURL_CFLAGS)
+tests_plan_test_report_LDADD = $(PLAN_UNIT_LDADD) $(CURL_LIBS)
+TESTS += tests/plan/test_report
+
 # The report: mkreport builds a known stage and its HTML; report.sh checks it and
 # renders it in headless Chromium (skipped without the chromium package).
 check_PROGRAMS += tests/plan/mkreport

@@ -58,11 +58,11 @@ void im_report_escape(FILE *out, const char *s, size_t max)
 	const unsigned char *p = (const unsigned char *)s;
 	size_t done = 0;
 	while (*p) {
-		if (max && done >= max) {
+		size_t n = utf8_seq(p);
+		if (max && done + (n ? n : 1) > max) {
 			fputs("\xE2\x80\xA6", out);
 			return;
 		}
-		size_t n = utf8_seq(p);
 		if (n == 0) {
 			fputs("\xEF\xBF\xBD", out);
 			p++;

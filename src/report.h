@@ -46,8 +46,8 @@ int im_report_write(struct im_stage *st, const struct im_report_options *opt, FI
 		    size_t err_size);
 
 /* Writes s to out HTML-escaped (& < > " '), with invalid UTF-8 replaced by U+FFFD
- * and control characters other than tab and newline dropped, at most max bytes of
- * s (0: all), adding an ellipsis when cut. */
+ * and control characters other than tab and newline replaced too; at most max
+ * bytes of s (0: all), cut between characters, with an ellipsis when cut. */
 void im_report_escape(FILE *out, const char *s, size_t max);
 
 #endif
