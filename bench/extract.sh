@@ -8,6 +8,12 @@
 # non-trivial stateful script (tests/transform/chat.lua: userid/seconds/truncate,
 # text and image builders, accounts emitted on first sight) into a fresh stage,
 # and reports records per CPU second on one core and peak RSS for each N.
+#
+# Comparing two builds on a noisy machine: BASELINE=/path/to/older/immigrate runs
+# it alternately with this build (ROUNDS times, default 2) and prints the CPU time
+# ratio new/old per size. CALLGRIND=N (valgrind installed) also counts the
+# instructions per native record over the first N records (repeatable, unlike
+# times); with BASELINE, for both builds.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$top/_build}" && pwd); [ $# -gt 0 ] && shift
@@ -18,16 +24,18 @@ export IMMIGRATE_PLUGIN_PATH="$build/plugins/jsonl/.libs"
 work=$(mktemp -d "${TMPDIR:-/tmp}/immigrate-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 max=0; for n in $sizes; do [ "$n" -gt "$max" ] && max=$n; done
+[ -n "${CALLGRIND:-}" ] && [ "$CALLGRIND" -gt "$max" ] && max=$CALLGRIND
 echo "generating $max records..." >&2
 sh "$top/tests/transform/gen-chat.sh" "$max" >"$work/all.jsonl"
 cp "$top/tests/transform/chat.lua" "$work/chat.lua"
 printf 'return { source = { plugin = "jsonl", path = env("BENCH_INPUT") },\n  script = "chat.lua", state = env("BENCH_STATE") }\n' >"$work/job.lua"
-printf '%10s %12s %10s %10s %12s %12s %10s\n' records cpu_s wall_s staged rec/cpu_s rec/wall_s rss_MB
-for n in $sizes; do
-	head -n "$n" "$work/all.jsonl" >"$work/in.jsonl"
+
+# one BINARY N LABEL: one run; prints a row and leaves the CPU seconds in $work/cpu
+one() {
+	head -n "$2" "$work/all.jsonl" >"$work/in.jsonl"
 	rm -f "$work"/stage.db*
 	BENCH_INPUT="$work/in.jsonl" BENCH_STATE="$work/stage.db" \
-		/usr/bin/time -v -o "$work/time.txt" "$build/immigrate" run "$work/job.lua" --stage-only \
+		/usr/bin/time -v -o "$work/time.txt" "$1" run "$work/job.lua" --stage-only \
 		>"$work/run.out" 2>&1 || [ $? -eq 3 ]
 	user=$(sed -n 's/.*User time (seconds): //p' "$work/time.txt")
 	sys=$(sed -n 's/.*System time (seconds): //p' "$work/time.txt")
@@ -35,6 +43,33 @@ for n in $sizes; do
 		awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s }')
 	rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$work/time.txt")
 	staged=$(sed -n 's/^stage: \([0-9]*\) records.*/\1/p' "$work/run.out")
-	awk -v n="$n" -v u="$user" -v s="$sys" -v w="$wall" -v st="$staged" -v r="$rss" 'BEGIN {
-		cpu = u + s; printf "%10d %12.2f %10.2f %10d %12.0f %12.0f %10.1f\n", n, cpu, w, st, n / cpu, n / w, r / 1024 }'
+	awk -v n="$2" -v u="$user" -v s="$sys" -v w="$wall" -v st="$staged" -v r="$rss" -v l="$3" 'BEGIN {
+		cpu = u + s; printf "%-6s %10d %12.2f %10.2f %10d %12.0f %12.0f %10.1f\n", l, n, cpu, w, st, n / cpu, n / w, r / 1024 }'
+	awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }' >"$work/cpu"
+}
+
+printf '%-6s %10s %12s %10s %10s %12s %12s %10s\n' build records cpu_s wall_s staged rec/cpu_s rec/wall_s rss_MB
+for n in $sizes; do
+	if [ -n "${BASELINE:-}" ]; then
+		new=0 old=0
+		for r in $(seq "${ROUNDS:-2}"); do
+			one "$BASELINE" "$n" old; old=$(awk -v a="$old" -v b="$(cat "$work/cpu")" 'BEGIN { print a + b }')
+			one "$build/immigrate" "$n" new; new=$(awk -v a="$new" -v b="$(cat "$work/cpu")" 'BEGIN { print a + b }')
+		done
+		awk -v n="$n" -v a="$new" -v b="$old" 'BEGIN { printf "%d records: CPU time new/old = %.3f\n", n, a / b }'
+	else
+		one "$build/immigrate" "$n" new
+	fi
 done
+
+if [ -n "${CALLGRIND:-}" ] && command -v valgrind >/dev/null 2>&1; then
+	head -n "$CALLGRIND" "$work/all.jsonl" >"$work/in.jsonl"
+	for b in ${BASELINE:-} "$build/immigrate"; do
+		rm -f "$work"/stage.db*
+		BENCH_INPUT="$work/in.jsonl" BENCH_STATE="$work/stage.db" valgrind --tool=callgrind \
+			--callgrind-out-file="$work/cg.out" "$b" run "$work/job.lua" --stage-only >"$work/cg.log" 2>&1 || true
+		ir=$(sed -n 's/.*Collected : //p' "$work/cg.log")
+		awk -v b="$b" -v ir="$ir" -v n="$CALLGRIND" 'BEGIN {
+			printf "callgrind %s: %d records, %.0f instructions per native record\n", b, n, ir / n }'
+	done
+fi

@@ -1,5 +1,6 @@
-/* The stage: a SQLite database (WAL, synchronous=NORMAL) between the transform
- * and the load halves of a migration.
+/* The stage: a SQLite database (WAL, synchronous=NORMAL, 16 KiB pages when
+ * created by this version) between the transform and the load halves of a
+ * migration.
  *
  * One struct im_stage per process and database file. It caches its prepared
  * statements; every function below reuses them, and im_stage_stmt() lets other
