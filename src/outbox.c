@@ -16,8 +16,9 @@
 enum ticket_type { T_EVENTS, T_EXEC };
 
 struct ev_copy {
-	char *origin, *event_id, *stream, *body, *platform;
+	char *origin, *event_id, *stream, *body, *platform, *conv;
 	size_t body_len;
+	uint32_t shard;
 };
 
 struct ticket {
@@ -41,6 +42,7 @@ struct im_outbox {
 	sqlite3 *wdb; /* committer's connection */
 	sqlite3 *rdb; /* readers' connection, under rlock */
 	pthread_mutex_t rlock;
+	sqlite3_stmt *pending; /* on rdb, under rlock */
 	sqlite3_stmt *ins, *sp, *sp_release, *sp_rollback;
 	size_t batch_max;
 
@@ -70,6 +72,7 @@ static const char schema_sql[] =
 	" event_id TEXT,"
 	" stream TEXT NOT NULL,"
 	" platform TEXT,"
+	" shard INTEGER NOT NULL DEFAULT 0,"
 	" body TEXT NOT NULL,"
 	" received_at INTEGER NOT NULL,"
 	" status INTEGER NOT NULL DEFAULT 0,"
@@ -119,6 +122,7 @@ static void free_ticket(struct ticket *t)
 		free(t->ev[i].stream);
 		free(t->ev[i].body);
 		free(t->ev[i].platform);
+		free(t->ev[i].conv);
 	}
 	free(t->ev);
 	if (t->free_arg)
@@ -151,6 +155,11 @@ static int run_events(struct im_outbox *ob, struct ticket *t, int64_t now)
 			sqlite3_bind_text(ob->ins, 6, e->platform, -1, SQLITE_STATIC);
 		else
 			sqlite3_bind_null(ob->ins, 6);
+		if (e->conv)
+			sqlite3_bind_text(ob->ins, 7, e->conv, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(ob->ins, 7);
+		sqlite3_bind_int64(ob->ins, 8, e->shard);
 		int rc = sqlite3_step(ob->ins);
 		sqlite3_reset(ob->ins);
 		sqlite3_clear_bindings(ob->ins);
@@ -329,7 +338,8 @@ int im_outbox_open(const char *path, const struct im_outbox_config *cfg, struct 
 		goto fail;
 	}
 	if (prepare(ob,
-		    "INSERT INTO sync_events(origin, event_id, stream, body, received_at, platform) VALUES(?,?,?,?,?,?)"
+		    "INSERT INTO sync_events(origin, event_id, stream, body, received_at, platform, conv, shard)"
+		    " VALUES(?,?,?,?,?,?,?,?)"
 		    " ON CONFLICT(origin, event_id) DO NOTHING",
 		    &ob->ins, err, err_size) < 0 ||
 	    prepare(ob, "SAVEPOINT ticket", &ob->sp, err, err_size) < 0 ||
@@ -364,6 +374,7 @@ void im_outbox_close(struct im_outbox *ob)
 	if (ob->ck_started)
 		pthread_join(ob->checkpointer, NULL);
 	sqlite3_finalize(ob->ins);
+	sqlite3_finalize(ob->pending);
 	sqlite3_finalize(ob->sp);
 	sqlite3_finalize(ob->sp_release);
 	sqlite3_finalize(ob->sp_rollback);
@@ -421,9 +432,11 @@ int im_outbox_submit(struct im_outbox *ob, const struct im_outbox_event *ev, siz
 		c->event_id = dup_or_null(ev[i].event_id);
 		c->stream = strdup(ev[i].stream);
 		c->platform = dup_or_null(ev[i].platform);
+		c->conv = dup_or_null(ev[i].conv);
+		c->shard = ev[i].shard;
 		c->body = malloc(ev[i].body_len + 1);
 		if (!c->origin || !c->stream || !c->body || (ev[i].event_id && !c->event_id) ||
-		    (ev[i].platform && !c->platform)) {
+		    (ev[i].platform && !c->platform) || (ev[i].conv && !c->conv)) {
 			free_ticket(t);
 			return -1;
 		}
@@ -536,29 +549,43 @@ static char *col_dup(sqlite3_stmt *s, int i)
 	return v ? strdup((const char *)v) : NULL;
 }
 
+uint32_t im_outbox_shard(const char *conv)
+{
+	uint32_t h = 2166136261u;
+	for (; *conv; conv++)
+		h = (h ^ (unsigned char)*conv) * 16777619u;
+	return h ? h : 1;
+}
+
 int im_outbox_pending(struct im_outbox *ob, const char *origin_prefix, int64_t after_id, size_t max,
-		      struct im_outbox_row **rows, size_t *n)
+		      size_t nparts, size_t part, struct im_outbox_row **rows, size_t *n)
 {
 	*rows = NULL;
 	*n = 0;
 	if (max == 0)
 		return 0;
 	pthread_mutex_lock(&ob->rlock);
-	sqlite3_stmt *s = NULL;
-	int rc = sqlite3_prepare_v2(ob->rdb,
-				    "SELECT id, origin, event_id, stream, body, conv, received_at, next_at, attempts, platform"
-				    " FROM sync_events WHERE status = 0 AND id > ? AND substr(origin, 1, ?) = ?"
-				    " ORDER BY id LIMIT ?",
-				    -1, &s, NULL);
+	int rc = SQLITE_OK;
+	if (!ob->pending)
+		rc = sqlite3_prepare_v2(ob->rdb,
+					"SELECT id, origin, event_id, stream, body, conv, received_at, next_at, attempts,"
+					" platform FROM sync_events WHERE status = 0 AND id > ? AND substr(origin, 1, ?) = ?"
+					" AND (? <= 1 OR shard = 0 OR shard % ? = ?)"
+					" ORDER BY id LIMIT ?",
+					-1, &ob->pending, NULL);
 	if (rc != SQLITE_OK) {
 		im_error("outbox %s: %s", ob->path, sqlite3_errmsg(ob->rdb));
 		pthread_mutex_unlock(&ob->rlock);
 		return -1;
 	}
+	sqlite3_stmt *s = ob->pending;
 	sqlite3_bind_int64(s, 1, after_id);
 	sqlite3_bind_int(s, 2, (int)strlen(origin_prefix));
 	sqlite3_bind_text(s, 3, origin_prefix, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 4, (int64_t)max);
+	sqlite3_bind_int64(s, 4, (int64_t)nparts);
+	sqlite3_bind_int64(s, 5, (int64_t)nparts);
+	sqlite3_bind_int64(s, 6, (int64_t)part);
+	sqlite3_bind_int64(s, 7, (int64_t)max);
 	struct im_outbox_row *r = calloc(max, sizeof *r);
 	size_t k = 0;
 	int fail = !r;
@@ -581,7 +608,8 @@ int im_outbox_pending(struct im_outbox *ob, const char *origin_prefix, int64_t a
 		im_error("outbox %s: %s", ob->path, sqlite3_errmsg(ob->rdb));
 		fail = 1;
 	}
-	sqlite3_finalize(s);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
 	pthread_mutex_unlock(&ob->rlock);
 	if (fail) {
 		im_outbox_rows_free(r, k);

@@ -13,6 +13,8 @@
  *                                     callback body); NULL: never deduplicated
  *       stream TEXT NOT NULL,      -- CallbackCommand or the plugin's stream
  *       platform TEXT,             -- Tencent callbacks: the OptPlatform query parameter
+ *       shard INTEGER NOT NULL DEFAULT 0, -- hash of the ordering key when known at
+ *                                     intake (0: unknown), to split work among workers
  *       body TEXT NOT NULL,        -- the event as JSON text
  *       received_at INTEGER NOT NULL, -- Unix ms
  *       status INTEGER NOT NULL DEFAULT 0,   -- enum im_outbox_status
@@ -75,6 +77,8 @@ struct im_outbox_event {
 	const char *body;
 	size_t body_len;
 	const char *platform; /* may be NULL */
+	const char *conv;     /* ordering key when known at intake, or NULL */
+	uint32_t shard;       /* hash of conv (im_outbox_shard), 0 when unknown */
 };
 
 /* Called once per ticket on the committer thread after its transaction ended.
@@ -122,12 +126,17 @@ struct im_outbox_row {
 	int attempts;
 };
 
-/* Reads up to max pending events in id order whose origin starts with
- * origin_prefix (e.g. "im" or "source:"), due or not (the caller keeps per-conv
- * order by skipping conversations whose head is not due). Stores a malloc'd array
- * in *rows (NULL when none) and the count in *n. Returns 0 or -1. */
+/* Reads up to max pending events after after_id in id order whose origin starts
+ * with origin_prefix (e.g. "im" or "source:"), due or not (the caller keeps
+ * per-conv order by skipping conversations whose head is not due). With nparts
+ * > 1 only events whose shard % nparts == part, or whose shard is unknown (0).
+ * Stores a malloc'd array in *rows (NULL when none) and the count in *n.
+ * Returns 0 or -1. */
 int im_outbox_pending(struct im_outbox *ob, const char *origin_prefix, int64_t after_id, size_t max,
-		      struct im_outbox_row **rows, size_t *n);
+		      size_t nparts, size_t part, struct im_outbox_row **rows, size_t *n);
+
+/* The shard of an ordering key: FNV-1a 32, never 0. */
+uint32_t im_outbox_shard(const char *conv);
 void im_outbox_rows_free(struct im_outbox_row *rows, size_t n);
 
 /* Marks (inside an exec function): set an event's outcome. error may be NULL.

@@ -16,6 +16,7 @@
 #include "classify.h"
 #include "pace.h"
 #include "log.h"
+#include "sync_http.h"
 #include "sync_im_request.h"
 
 enum oc {
@@ -690,23 +691,6 @@ static int prepare_old_to_new(struct im_sync_deliver *d, struct engine *e, const
 
 /* ---- new -> old ---- */
 
-static void callback_conv(const json_t *b, char *out, size_t size)
-{
-	const char *g = json_string_value(json_object_get(b, "GroupId"));
-	const char *f = json_string_value(json_object_get(b, "From_Account"));
-	const char *t = json_string_value(json_object_get(b, "To_Account"));
-	if (g) {
-		snprintf(out, size, "g:%s", g);
-	} else if (f && t) {
-		int lt = strcmp(f, t) < 0;
-		snprintf(out, size, "c:%s|%s", lt ? f : t, lt ? t : f);
-	} else {
-		json_t *pair = json_array_get(json_object_get(b, "PairList"), 0);
-		const char *pf = json_string_value(json_object_get(pair, "From_Account"));
-		snprintf(out, size, "u:%s", pf ? pf : "");
-	}
-}
-
 /* The temporary copy's directory in failure locations becomes the script's. */
 static void fix_where(struct im_sync_deliver *d, char *where, size_t size)
 {
@@ -722,13 +706,10 @@ static void fix_where(struct im_sync_deliver *d, char *where, size_t size)
 	fmt_into(where, size, "%s", buf);
 }
 
-/* Which new -> old worker owns a conversation. */
+/* Which new -> old worker owns a conversation (the outbox's shard, as stored). */
 static size_t conv_part(const char *conv, size_t nparts)
 {
-	uint32_t h = 2166136261u;
-	for (; *conv; conv++)
-		h = (h ^ (unsigned char)*conv) * 16777619u;
-	return nparts > 1 ? h % nparts : 0;
+	return nparts > 1 ? im_outbox_shard(conv) % nparts : 0;
 }
 
 static void process_new_to_old(struct worker *w, const struct im_outbox_row *row, struct keyset *blocked,
@@ -743,7 +724,7 @@ static void process_new_to_old(struct worker *w, const struct im_outbox_row *row
 		say(o, "stored callback is not a JSON object");
 		return;
 	}
-	callback_conv(body, o->conv, sizeof o->conv);
+	im_sync_callback_conv(body, o->conv, sizeof o->conv);
 	if (conv_part(o->conv, w->nparts) != w->part) {
 		json_decref(body);
 		o->oc = OC_NOT_MINE;
@@ -916,7 +897,7 @@ static void *worker_main(void *arg)
 		for (;;) {
 			struct im_outbox_row *rows = NULL;
 			size_t n = 0;
-			if (im_outbox_pending(d->p.outbox, w->prefix, after, page, &rows, &n) < 0)
+			if (im_outbox_pending(d->p.outbox, w->prefix, after, page, w->nparts, w->part, &rows, &n) < 0)
 				break;
 			e.n = 0;
 			e.active = e.creating = 0;

@@ -153,6 +153,23 @@ static enum MHD_Result finish_stored(struct req *r)
 	return ret;
 }
 
+void im_sync_callback_conv(const json_t *b, char *out, size_t size)
+{
+	const char *g = json_string_value(json_object_get(b, "GroupId"));
+	const char *f = json_string_value(json_object_get(b, "From_Account"));
+	const char *t = json_string_value(json_object_get(b, "To_Account"));
+	if (g) {
+		snprintf(out, size, "g:%s", g);
+	} else if (f && t) {
+		int lt = strcmp(f, t) < 0;
+		snprintf(out, size, "c:%s|%s", lt ? f : t, lt ? t : f);
+	} else {
+		json_t *pair = json_array_get(json_object_get(b, "PairList"), 0);
+		const char *pf = json_string_value(json_object_get(pair, "From_Account"));
+		snprintf(out, size, "u:%s", pf ? pf : "");
+	}
+}
+
 int im_sync_callback_supported(const char *command)
 {
 	static const char *const cmds[] = {
@@ -236,7 +253,9 @@ static enum MHD_Result handle_callback(struct req *r)
 		json_decref(body);
 		return answer_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot hash the callback");
 	}
-	struct im_outbox_event ev = {"im", id, cmd, r->body, r->len, plat};
+	char conv[200];
+	im_sync_callback_conv(body, conv, sizeof conv);
+	struct im_outbox_event ev = {"im", id, cmd, r->body, r->len, plat, conv, im_outbox_shard(conv)};
 	json_decref(body);
 	submit(r, &ev, 1);
 	return MHD_YES;
@@ -428,7 +447,7 @@ static enum MHD_Result handle_source(struct req *r, const char *url)
 			bad = 1;
 			break;
 		}
-		ev[i] = (struct im_outbox_event){origin, ids[i], stream, bodies[i], strlen(bodies[i]), NULL};
+		ev[i] = (struct im_outbox_event){origin, ids[i], stream, bodies[i], strlen(bodies[i]), NULL, NULL, 0};
 	}
 	enum MHD_Result ret = MHD_YES;
 	if (bad) {

@@ -64,6 +64,10 @@ void im_sync_http_stop(struct im_sync_http *h);
  * into out (at least 200 bytes). Returns 0 or -1. */
 int im_sync_callback_event_id(const char *command, const char *body, size_t len, char *out, size_t out_size);
 
+/* The ordering key of a callback: "g:<GroupId>", "c:<a>|<b>" (the sorted pair of
+ * a one-to-one message) or "u:<From_Account of the first pair>" (Sns). */
+void im_sync_callback_conv(const json_t *body, char *out, size_t size);
+
 /* Whether we sync this CallbackCommand (spec §7.2 commands for new -> old). */
 int im_sync_callback_supported(const char *command);
 

@@ -13,7 +13,7 @@
 
 static struct im_outbox_event ev(const char *origin, const char *id, const char *body)
 {
-	struct im_outbox_event e = {origin, id, "messages", body, strlen(body), NULL};
+	struct im_outbox_event e = {origin, id, "messages", body, strlen(body), NULL, NULL, 0};
 	return e;
 }
 
@@ -107,7 +107,7 @@ int main(void)
 	if (!mkdtemp(dir))
 		skip_all("no temporary directory");
 	snprintf(path, sizeof path, "%s/state.db", dir);
-	plan(31);
+	plan(35);
 
 	struct im_outbox *ob = NULL;
 	ok(im_outbox_open(path, NULL, &ob, err, sizeof err) == 0, "opens a new outbox (%s)", err);
@@ -189,15 +189,29 @@ int main(void)
 	/* Reads and marks. */
 	struct im_outbox_row *rows;
 	size_t n;
-	ok(im_outbox_pending(ob, "source:webhook", 0, 3, &rows, &n) == 0 && n == 3, "pending reads a window");
+	ok(im_outbox_pending(ob, "source:webhook", 0, 3, 1, 0, &rows, &n) == 0 && n == 3, "pending reads a window");
 	ok(n == 3 && rows[0].id == id1 && rows[0].id < rows[1].id && rows[1].id < rows[2].id, "in id order");
 	ok(n == 3 && strcmp(rows[0].body, "{\"text\":\"hi\"}") == 0 && strcmp(rows[0].event_id, "m1") == 0,
 	   "with body and event id");
 	im_outbox_rows_free(rows, n);
 	is_int(im_outbox_exec(ob, mark_first, &id1), 0, "mark delivered");
-	ok(im_outbox_pending(ob, "source:webhook", 0, 1, &rows, &n) == 0 && n == 1 && rows[0].id != id1,
+	ok(im_outbox_pending(ob, "source:webhook", 0, 1, 1, 0, &rows, &n) == 0 && n == 1 && rows[0].id != id1,
 	   "a delivered event is no longer pending");
 	im_outbox_rows_free(rows, n);
+
+	struct im_outbox_event sh[3] = {ev("im", "s1", "{}"), ev("im", "s2", "{}"), ev("im", "s3", "{}")};
+	sh[0].conv = "c:a|b";
+	sh[0].shard = 4;
+	sh[1].conv = "c:a|c";
+	sh[1].shard = 5;
+	im_outbox_put(ob, sh, 3, NULL);
+	ok(im_outbox_pending(ob, "im", 0, 10, 2, 0, &rows, &n) == 0 && n == 3, "part 0 of 2: its shard, plus unknown ones");
+	ok(n == 3 && rows[1].conv && strcmp(rows[1].conv, "c:a|b") == 0, "the ordering key given at intake is stored");
+	im_outbox_rows_free(rows, n);
+	ok(im_outbox_pending(ob, "im", 0, 10, 2, 1, &rows, &n) == 0 && n == 3 && strcmp(rows[1].event_id, "s2") == 0,
+	   "part 1 of 2: the other shard, plus unknown ones");
+	im_outbox_rows_free(rows, n);
+	ok(im_outbox_shard("x") != 0 && im_outbox_shard("") != 0, "shards are never 0");
 
 	is_int(im_outbox_exec(ob, prune_future, NULL), 0, "prune runs");
 	is_int(pruned, 1, "it deletes the one delivered event, not the pending ones");
