@@ -337,6 +337,10 @@ int im_outbox_open(const char *path, const struct im_outbox_config *cfg, struct 
 		sqlite3_free(msg);
 		goto fail;
 	}
+	/* Tables made by earlier builds lack the later columns: add them (an
+	 * existing column makes ALTER fail, which is the no-op we want). */
+	sqlite3_exec(ob->wdb, "ALTER TABLE sync_events ADD COLUMN platform TEXT", NULL, NULL, NULL);
+	sqlite3_exec(ob->wdb, "ALTER TABLE sync_events ADD COLUMN shard INTEGER NOT NULL DEFAULT 0", NULL, NULL, NULL);
 	if (prepare(ob,
 		    "INSERT INTO sync_events(origin, event_id, stream, body, received_at, platform, conv, shard)"
 		    " VALUES(?,?,?,?,?,?,?,?)"
