@@ -130,13 +130,15 @@ static double rand01(struct loader *L)
 	return (double)((L->rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
 }
 
-/* Exponential backoff with full jitter, as Unix seconds of the next try. */
+/* Exponential backoff with full jitter, as Unix seconds of the next try (the
+ * stage keeps whole seconds: the jitter is rounded down, so a first retry goes
+ * at once and later ones spread over 0 .. 2^(attempts-1) s, at most a minute). */
 static int64_t retry_time(struct loader *L, int attempts)
 {
 	double cap = ldexp(0.5, attempts < 16 ? attempts : 16);
 	if (cap > BACKOFF_CAP)
 		cap = BACKOFF_CAP;
-	return (int64_t)time(NULL) + (int64_t)ceil(rand01(L) * cap);
+	return (int64_t)time(NULL) + (int64_t)floor(rand01(L) * cap);
 }
 
 static bool deps_finished(const struct loader *L, const struct lane *ln)
