@@ -745,7 +745,8 @@ static void on_answer(void *arg, const struct im_tim_reply *reply)
 				s[i] = (struct load_settle){.id = b->rows[i].id, .fate = LOAD_REQUEUE,
 							    .attempts = b->rows[i].attempts,
 							    .code = b->resend ? LOAD_CODE_RESEND : v.code,
-							    .retry_at = retry_time(L, L->unreachable < 6 ? (int)L->unreachable : 6)};
+							    /* at least a second: refusals come back at once */
+							    .retry_at = 1 + retry_time(L, L->unreachable < 6 ? (int)L->unreachable : 6)};
 			break;
 		}
 		if (ln->kind == IM_KIND_GROUP_MSG && (v.uncertain || b->resend) &&
