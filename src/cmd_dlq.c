@@ -30,7 +30,7 @@ static void usage(FILE *out)
 		"usage: immigrate dlq list JOB [--all] [--stage parse|script|validate|api] [--limit N] [--json]\n"
 		"       immigrate dlq show JOB ID\n"
 		"       immigrate dlq replay JOB [--stage S] [--concurrency N] [--quiet] [--log-format text|json]\n"
-		"Every option also takes --set key.sub=value to override the job file.\n");
+		"Each also takes --set key.sub=value to override a field of the job file.\n");
 }
 
 struct dlq_args {
