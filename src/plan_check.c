@@ -395,6 +395,21 @@ static int check_group_times(struct im_stage *st, struct im_plan_warnings *w, ch
 		if (n && add_warning(w, IM_PLAN_REFUSE, kind, n, ex, "%s in the future: refused", field) < 0)
 			return -1;
 	}
+	/* Work, Public and Meeting groups hide what was said before a member joined
+	 * (console default, spec §8.3 [I]): worth knowing, not refused. */
+	static const char *const sql_late =
+		"WITH f AS MATERIALIZED (SELECT conv, MIN(ord) AS first FROM records WHERE kind = 'group_msg'"
+		" GROUP BY conv)"
+		" SELECT COUNT(*), MIN(m.conv) FROM records m JOIN f ON f.conv = m.conv"
+		" WHERE m.kind = 'group_member' AND json_extract(m.payload, '$.JoinTime') > f.first";
+	int64_t late;
+	char late_ex[128];
+	if (query_count(st, sql_late, &late, late_ex, sizeof late_ex, err, err_size, "") < 0)
+		return -1;
+	if (late && add_warning(w, IM_PLAN_INFO, "group_member", late, late_ex,
+				"members joining after their group's first message: by default Work, Public and "
+				"Meeting groups do not show them what was said before they joined") < 0)
+		return -1;
 	static const char *const sql_orphan =
 		"SELECT COUNT(*), MIN(conv) FROM records WHERE kind = ?1"
 		" AND conv NOT IN (SELECT conv FROM records WHERE kind = 'group')";

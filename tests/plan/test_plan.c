@@ -315,6 +315,8 @@ static void test_warnings(void)
 	ok(x && x->count == 1 && strcmp(x->example, "g2") == 0, "history of a group without CreateTime");
 	x = find_warning(&w, "group_member", "JoinTime equal");
 	ok(x && x->count == 1, "a member joining at CreateTime is warned");
+	x = find_warning(&w, "group_member", "joining after their group's first message");
+	ok(x && x->count == 301 && x->severity == IM_PLAN_INFO, "all 301 members of g1 joined after its first message (500)");
 	x = find_warning(&w, "group_msg", "not staged");
 	ok(x && x->count == 1 && strcmp(x->example, "gX") == 0, "history of a group not staged");
 	x = find_warning(&w, "", "not staged as accounts");
