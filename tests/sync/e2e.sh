@@ -14,6 +14,9 @@ HAVE_SQLITE=0
 command -v sqlite3 >/dev/null 2>&1 && HAVE_SQLITE=1
 
 make_tmpdir
+# The emulator is frozen (SIGSTOP) for a while below: wake it before the cleanup
+# sends SIGTERM, or a stopped emulator would outlive the test.
+trap '[ -n "$IMSIM_PID" ] && kill -CONT "$IMSIM_PID" 2>/dev/null; cleanup_tmpdir' EXIT
 cd "$TMPD" || exit 1
 IMMIGRATE_PLUGIN_PATH="$top_builddir/plugins/webhook/.libs${IMMIGRATE_PLUGIN_PATH:+:$IMMIGRATE_PLUGIN_PATH}"
 export IMMIGRATE_PLUGIN_PATH
