@@ -257,6 +257,7 @@ int main(void)
 {
 	if (!mkdtemp(dir))
 		skip_all("mkdtemp failed");
+	atexit(stop_sim); /* a failing assertion path never leaves the emulator behind */
 	int port = start_sim();
 	if (port < 0) {
 		stop_sim();
