@@ -67,3 +67,9 @@ TESTS += tests/sync/test_sync_units
 TESTS += tests/sync/tls-limits.sh
 EXTRA_DIST += tests/sync/tls-limits.sh
 EXTRA_DIST += bench/sync-deliver.sh
+
+check_PROGRAMS += tests/sync/test_sync_http
+tests_sync_test_sync_http_SOURCES = tests/sync/test_sync_http.c
+tests_sync_test_sync_http_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS) $(CURL_CFLAGS) $(MHD_CFLAGS)
+tests_sync_test_sync_http_LDADD = $(SYNC_TEST_LDADD) $(MHD_LIBS) $(CURL_LIBS)
+TESTS += tests/sync/test_sync_http

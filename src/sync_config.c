@@ -93,6 +93,7 @@ int im_sync_config_parse(const json_t *sync, const char *base_dir, struct im_syn
 	cfg->max_connections = 1024;
 	cfg->connection_timeout = 30;
 	cfg->fsync = 1;
+	cfg->ack_deadline_ms = 1800;
 	cfg->batch_max = 4096;
 	cfg->max_attempts = 10;
 	cfg->retry_base_ms = 500;
@@ -150,6 +151,10 @@ int im_sync_config_parse(const json_t *sync, const char *base_dir, struct im_syn
 			if (get_int(v, key, 1, 3600, &n, err, err_size) < 0)
 				return -1;
 			cfg->connection_timeout = (unsigned)n;
+		} else if (strcmp(key, "ack_deadline_ms") == 0) {
+			if (get_int(v, key, 10, 600000, &n, err, err_size) < 0)
+				return -1;
+			cfg->ack_deadline_ms = (long)n;
 		} else if (strcmp(key, "fsync") == 0) {
 			if (get_bool(v, key, &cfg->fsync, err, err_size) < 0)
 				return -1;

@@ -48,6 +48,7 @@ struct im_sync_config {
 	unsigned max_connections;
 	unsigned connection_timeout;
 	int fsync;
+	long ack_deadline_ms;
 	size_t batch_max;
 	int max_attempts;
 	long retry_base_ms, retry_max_ms;

@@ -31,7 +31,14 @@ struct im_sync_http {
 	pthread_mutex_t webhook_lock; /* webhook() state is single-threaded */
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
-	unsigned waiting; /* requests suspended on the outbox */
+	unsigned waiting;   /* requests not yet answered after reaching the outbox */
+	unsigned tickets;   /* outbox tickets still pointing at a request */
+	struct req *pend;   /* requests suspended until their commit, oldest first */
+	struct req **pend_tail;
+	/* The watchdog answers requests whose commit outlasts the deadline. */
+	pthread_t watchdog;
+	pthread_cond_t wd_wake;
+	int wd_started, stopping;
 };
 
 enum route { R_NONE, R_CALLBACK, R_SOURCE, R_HEALTH, R_METRICS };
@@ -47,9 +54,15 @@ struct req {
 	enum req_state state;
 	int result;
 	int counted; /* included in h->waiting */
+	int refs;    /* libmicrohttpd's, plus the outbox ticket's while it lives */
+	int resumed; /* its answer is decided (commit done or deadline passed) */
+	struct req *pnext, **pprev; /* in h->pend while suspended */
 	size_t n_events;
 	struct timespec t0;
 };
+
+/* The result of a request whose commit outlasted sync.ack_deadline_ms. */
+#define ACK_LATE (-2)
 
 static const char ok_callback[] = "{\"ActionStatus\":\"OK\",\"ErrorInfo\":\"\",\"ErrorCode\":0}";
 
@@ -89,31 +102,123 @@ static int dir_of(enum route r)
 	return r == R_CALLBACK ? IM_SYNC_NEW_TO_OLD : IM_SYNC_OLD_TO_NEW;
 }
 
+/* Under h->lock. */
+static void pend_remove(struct im_sync_http *h, struct req *r)
+{
+	if (!r->pprev)
+		return;
+	*r->pprev = r->pnext;
+	if (r->pnext)
+		r->pnext->pprev = r->pprev;
+	else
+		h->pend_tail = r->pprev;
+	r->pnext = NULL;
+	r->pprev = NULL;
+}
+
+/* Under h->lock. */
+static void req_unref(struct req *r)
+{
+	if (--r->refs == 0) {
+		free(r->body);
+		free(r);
+	}
+}
+
 /* Committer thread: the ticket's transaction ended. */
 static void stored_cb(void *arg, int result, int64_t first_id)
 {
 	struct req *r = arg;
-	r->result = result;
-	r->state = S_STORED;
-	MHD_resume_connection(r->conn);
+	struct im_sync_http *h = r->h;
+	pthread_mutex_lock(&h->lock);
+	int resume = !r->resumed;
+	if (resume) {
+		r->resumed = 1;
+		r->result = result;
+		r->state = S_STORED;
+		pend_remove(h, r);
+	}
+	pthread_mutex_unlock(&h->lock);
+	/* Outside our lock: libmicrohttpd takes its own. The ticket's reference
+	 * keeps r alive even if the answer is sent and the connection closed
+	 * before we get to drop it below. */
+	if (resume)
+		MHD_resume_connection(r->conn);
+	pthread_mutex_lock(&h->lock);
+	req_unref(r);
+	if (--h->tickets == 0)
+		pthread_cond_broadcast(&h->idle);
+	pthread_mutex_unlock(&h->lock);
 }
 
 static int submit(struct req *r, const struct im_outbox_event *ev, size_t n)
 {
 	struct im_sync_http *h = r->h;
-	pthread_mutex_lock(&h->lock);
-	h->waiting++;
-	r->counted = 1;
-	pthread_mutex_unlock(&h->lock);
 	r->state = S_WAITING;
 	r->n_events = n;
 	MHD_suspend_connection(r->conn);
+	pthread_mutex_lock(&h->lock);
+	h->waiting++;
+	r->counted = 1;
+	h->tickets++;
+	r->refs++;
+	r->resumed = 0;
+	r->pnext = NULL;
+	r->pprev = h->pend_tail;
+	*h->pend_tail = r;
+	h->pend_tail = &r->pnext;
+	pthread_mutex_unlock(&h->lock);
 	if (im_outbox_submit(h->p.outbox, ev, n, stored_cb, r) < 0) {
+		pthread_mutex_lock(&h->lock);
+		pend_remove(h, r);
+		r->resumed = 1;
+		r->refs--;
+		if (--h->tickets == 0)
+			pthread_cond_broadcast(&h->idle);
+		pthread_mutex_unlock(&h->lock);
 		r->state = S_STORED;
 		r->result = IM_OUTBOX_FAILED;
 		MHD_resume_connection(r->conn);
 	}
 	return 0;
+}
+
+/* Answers requests whose commit has taken longer than sync.ack_deadline_ms
+ * (a stalled disk): Tencent gives up after 2 s, so it gets a prompt 503 rather
+ * than silence. The commit still completes later and the event is delivered;
+ * a retry of it is then recognised as a duplicate. */
+static void *watchdog(void *arg)
+{
+	struct im_sync_http *h = arg;
+	pthread_mutex_lock(&h->lock);
+	while (!h->stopping) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 50 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&h->wd_wake, &h->lock, &until);
+		struct req *late[64];
+		size_t n = 0;
+		double deadline = (double)h->p.cfg->ack_deadline_ms / 1000.0;
+		while (h->pend && n < 64 && since(&h->pend->t0) > deadline) {
+			struct req *r = h->pend;
+			pend_remove(h, r);
+			r->resumed = 1;
+			r->result = ACK_LATE;
+			r->state = S_STORED;
+			late[n++] = r;
+		}
+		/* Still suspended, so libmicrohttpd's reference keeps each alive. */
+		pthread_mutex_unlock(&h->lock);
+		for (size_t i = 0; i < n; i++)
+			MHD_resume_connection(late[i]->conn);
+		pthread_mutex_lock(&h->lock);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
 }
 
 /* The request no longer holds up a drain. */
@@ -136,9 +241,14 @@ static enum MHD_Result finish_stored(struct req *r)
 	int d = dir_of(r->route);
 	enum MHD_Result ret;
 	uncount(r);
-	if (r->result == IM_OUTBOX_FAILED) {
+	if (r->result == IM_OUTBOX_FAILED || r->result == ACK_LATE) {
 		im_sync_count(&h->p.metrics->store_failed[d], 1);
-		return answer_error(r->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "could not store the event; retry");
+		if (r->result == ACK_LATE)
+			im_warn("sync: storing an event took over %ld ms (sync.ack_deadline_ms): answered 503; "
+				"it will still be stored and delivered",
+				h->p.cfg->ack_deadline_ms);
+		return answer_error(r->conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+				    r->result == ACK_LATE ? "storage is slow; retry" : "could not store the event; retry");
 	}
 	if (r->result == IM_OUTBOX_DUPLICATE)
 		im_sync_count(&h->p.metrics->duplicates[d], 1);
@@ -494,6 +604,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		r = calloc(1, sizeof *r);
 		if (!r)
 			return MHD_NO;
+		r->refs = 1;
 		r->h = h;
 		r->conn = c;
 		clock_gettime(CLOCK_MONOTONIC, &r->t0);
@@ -561,8 +672,10 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
 	if (!r)
 		return;
 	uncount(r); /* a client that hung up while its request was being stored */
-	free(r->body);
-	free(r);
+	struct im_sync_http *h = r->h;
+	pthread_mutex_lock(&h->lock);
+	req_unref(r);
+	pthread_mutex_unlock(&h->lock);
 	*con_cls = NULL;
 }
 
@@ -611,6 +724,8 @@ int im_sync_http_start(const struct im_sync_http_params *p, struct im_sync_http 
 	pthread_mutex_init(&h->webhook_lock, NULL);
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->idle, NULL);
+	pthread_cond_init(&h->wd_wake, NULL);
+	h->pend_tail = &h->pend;
 
 	struct sockaddr_storage ss;
 	memset(&ss, 0, sizeof ss);
@@ -655,6 +770,11 @@ int im_sync_http_start(const struct im_sync_http_params *p, struct im_sync_http 
 			 p->cfg->listen_host, p->cfg->port);
 		goto fail;
 	}
+	if (pthread_create(&h->watchdog, NULL, watchdog, h) != 0) {
+		snprintf(err, err_size, "cannot start the acknowledgement watchdog");
+		goto fail;
+	}
+	h->wd_started = 1;
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
 	h->port = info ? info->port : p->cfg->port;
 	if (p->cfg->port_file) {
@@ -684,8 +804,9 @@ void im_sync_http_stop(struct im_sync_http *h)
 		return;
 	if (h->d) {
 		MHD_quiesce_daemon(h->d);
+		/* Every answer decided, and no outbox ticket left pointing at us. */
 		pthread_mutex_lock(&h->lock);
-		while (h->waiting)
+		while (h->waiting || h->tickets)
 			pthread_cond_wait(&h->idle, &h->lock);
 		pthread_mutex_unlock(&h->lock);
 		/* The last answers are queued: let the polling thread write them
@@ -700,6 +821,13 @@ void im_sync_http_stop(struct im_sync_http *h)
 		}
 		MHD_stop_daemon(h->d);
 	}
+	if (h->wd_started) {
+		pthread_mutex_lock(&h->lock);
+		h->stopping = 1;
+		pthread_cond_broadcast(&h->wd_wake);
+		pthread_mutex_unlock(&h->lock);
+		pthread_join(h->watchdog, NULL);
+	}
 	if (h->tls_key_pem) {
 		memset(h->tls_key_pem, 0, strlen(h->tls_key_pem));
 		free(h->tls_key_pem);
@@ -708,5 +836,6 @@ void im_sync_http_stop(struct im_sync_http *h)
 	pthread_mutex_destroy(&h->webhook_lock);
 	pthread_mutex_destroy(&h->lock);
 	pthread_cond_destroy(&h->idle);
+	pthread_cond_destroy(&h->wd_wake);
 	free(h);
 }

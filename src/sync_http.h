@@ -16,8 +16,12 @@
  * connection is suspended (MHD_suspend_connection). The outbox's committer resumes
  * it after the group commit, and only then is the answer queued. One polling thread
  * serves every connection (epoll), so thousands of requests can wait for the same
- * commit, and a slow disk delays answers but never loses one. A failed commit is
- * answered 503 (the vendor retries).
+ * commit. A failed commit is answered 503 (the vendor retries). A commit that
+ * outlasts sync.ack_deadline_ms (default 1.8 s, under Tencent's 2 s) is answered
+ * 503 by a watchdog instead of being left to time out; the event is still stored
+ * when the commit completes, so a retry of it is a duplicate and nothing is lost
+ * either way. Request memory is reference-counted between libmicrohttpd and the
+ * outbox ticket, so a late commit never touches a finished request.
  *
  * Dedupe keys: a vendor record's "id" from webhook(); for Tencent callbacks, which
  * carry no event id, the CallbackCommand plus the SHA-256 of the body (a retried
