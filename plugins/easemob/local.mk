@@ -56,7 +56,7 @@ TESTS += $(EASEMOB_SHELL_TESTS)
 endif
 EXTRA_DIST += tests/easemob/read.sh tests/easemob/map.sh tests/easemob/conformance.sh tests/easemob/e2e.sh \
 	tests/easemob/pull.sh tests/easemob/webhook.sh \
-	tests/easemob/fixtures tests/easemob/expected tests/easemob/conformance
+	tests/easemob/fixtures tests/easemob/expected tests/easemob/conformance-data
 
 EXTRA_DIST += doc/easemob.md
 

@@ -36,7 +36,7 @@ TESTS += tests/sendbird/export.sh tests/sendbird/sample.sh tests/sendbird/pull.s
 endif
 EXTRA_DIST += tests/sendbird/export.sh tests/sendbird/sample.sh tests/sendbird/pull.sh \
 	tests/sendbird/conformance.sh tests/sendbird/e2e.sh tests/sendbird/script.sh \
-	tests/sendbird/fixtures tests/sendbird/conformance
+	tests/sendbird/fixtures tests/sendbird/conformance-data
 
 dist_pkgscripts_DATA += scripts/sendbird.lua
 EXTRA_DIST += doc/sendbird.md tests/sendbird/bench.sh

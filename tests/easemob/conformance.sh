@@ -4,7 +4,7 @@
 . "$top_srcdir/tests/lib.sh"
 kit="$top_builddir/tests/conformance/plugin-conformance"
 plugin_dir="$top_builddir/plugins/easemob/.libs"
-fixtures="$top_srcdir/tests/easemob/conformance"
+fixtures="$top_srcdir/tests/easemob/conformance-data"
 [ -x "$kit" ] || skip_all "conformance kit not built"
 [ -f "$plugin_dir/easemob.so" ] || skip_all "easemob plugin not built"
 command -v gzip >/dev/null 2>&1 || skip_all "gzip not installed"

@@ -4,7 +4,7 @@
 . "${top_srcdir:-.}/tests/lib.sh"
 kit="$top_builddir/tests/conformance/plugin-conformance"
 plugin_dir="$top_builddir/plugins/sendbird/.libs"
-fixtures="$top_srcdir/tests/sendbird/conformance"
+fixtures="$top_srcdir/tests/sendbird/conformance-data"
 [ -x "$kit" ] || skip_all "conformance kit not built"
 [ -f "$plugin_dir/sendbird.so" ] || skip_all "sendbird plugin not built"
 make_tmpdir
