@@ -12,6 +12,8 @@ command -v jq >/dev/null 2>&1 || skip_all "jq is not installed"
 H="$top_builddir/tests/sync"
 HAVE_SQLITE=0
 command -v sqlite3 >/dev/null 2>&1 && HAVE_SQLITE=1
+# The daemon writes the same database: wait for its locks instead of failing.
+sq() { sqlite3 -cmd '.timeout 10000' state.db "$@"; }
 
 make_tmpdir
 # The emulator is frozen (SIGSTOP) for a while below: wake it before the cleanup
@@ -123,7 +125,7 @@ dump() { curl -s "$IM/_sim/dump"; }
 q() { dump | jq -r "$1"; }
 has() { [ "$(q "$1")" = "$2" ]; }
 events() { # events -> rows in the outbox (sqlite3) or stored requests (metrics)
-	if [ $HAVE_SQLITE = 1 ]; then sqlite3 state.db 'SELECT count(*) FROM sync_events'
+	if [ $HAVE_SQLITE = 1 ]; then sq 'SELECT count(*) FROM sync_events'
 	else echo "$(($(m_o2n stored) + $(m_n2o stored)))"; fi
 }
 old_has() { grep -F -c -- "$1" old.log; }
@@ -221,7 +223,7 @@ fi
 
 # Cutover: a live group message waits while the group's history is still staged.
 if [ $HAVE_SQLITE = 1 ]; then
-	sqlite3 state.db "INSERT INTO records(kind, conv, ord, seq, payload, dedupe_hash, dedupe_key, status)
+	sq "INSERT INTO records(kind, conv, ord, seq, payload, dedupe_hash, dedupe_key, status)
 		VALUES('group_msg', 'g1', 1, 1, '{}', 7424242424242, 'e2e:history', 0)"
 	deferred=$(m_o2n deferred)
 	hook '{"id":"gm-live","stream":"messages","data":{"type":"message","group":"g1","from":"bob","text":"live during import","ts":1700000200}}' >/dev/null
@@ -229,18 +231,18 @@ if [ $HAVE_SQLITE = 1 ]; then
 	ok $? "a live group message waits while the group's history is pending"
 	is "$(q '[.group_msgs[] | select(.body[0].MsgContent.Text == "live during import")] | length')" 0 \
 		"and is not sent yet"
-	sqlite3 state.db "UPDATE records SET status = 2 WHERE dedupe_key = 'e2e:history'"
+	sq "UPDATE records SET status = 2 WHERE dedupe_key = 'e2e:history'"
 	wait_for has '[.group_msgs[] | select(.body[0].MsgContent.Text == "live during import")] | length' 1
 	ok $? "once the history has landed it is sent"
 	# While a bulk extraction is unfinished, the group's history may not be staged yet.
-	sqlite3 state.db "INSERT INTO checkpoints(source, token, done, updated_at) VALUES('e2e-export', NULL, 0, 0)"
+	sq "INSERT INTO checkpoints(source, token, done, updated_at) VALUES('e2e-export', NULL, 0, 0)"
 	deferred=$(m_o2n deferred)
 	hook '{"id":"gm-live2","stream":"messages","data":{"type":"message","group":"g1","from":"bob","text":"live during extract","ts":1700000250}}' >/dev/null
 	wait_for o2n_above deferred "$deferred"
 	ok $? "a live group message waits while a bulk extraction is unfinished"
 	grep -q "bulk import of 'e2e-export' is still extracting" sync.err
 	ok $? "and the log says why"
-	sqlite3 state.db "UPDATE checkpoints SET done = 1 WHERE source = 'e2e-export'"
+	sq "UPDATE checkpoints SET done = 1 WHERE source = 'e2e-export'"
 	wait_for has '[.group_msgs[] | select(.body[0].MsgContent.Text == "live during extract")] | length' 1
 	ok $? "once the extraction is done it is sent"
 else
@@ -253,7 +255,7 @@ hook '{"id":"bad-1","data":{"type":"bad"}}' >/dev/null
 wait_for o2n_above dead "$dead"
 ok $? "a script error makes a dead event"
 if [ $HAVE_SQLITE = 1 ]; then
-	is "$(sqlite3 state.db "SELECT count(*) FROM dead_letters WHERE stage = 'script' AND reason LIKE '%cannot be mapped%'")" 1 \
+	is "$(sq "SELECT count(*) FROM dead_letters WHERE stage = 'script' AND reason LIKE '%cannot be mapped%'")" 1 \
 		"with a dead letter in the stage naming the reason"
 else
 	skip "sqlite3 not installed"
@@ -402,6 +404,6 @@ ok $? "no secret in the daemon's log"
 if [ "$tap_fail" -gt 0 ]; then # diagnostics for a failed run
 	sed 's/^/# sync.err: /' sync.err | tail -40
 	sed 's/^/# old.log: /' old.log
-	[ $HAVE_SQLITE = 1 ] && sqlite3 state.db 'SELECT id, origin, stream, status, attempts, last_error FROM sync_events' | sed 's/^/# outbox: /'
+	[ $HAVE_SQLITE = 1 ] && sq 'SELECT id, origin, stream, status, attempts, last_error FROM sync_events' | sed 's/^/# outbox: /'
 fi
 done_testing

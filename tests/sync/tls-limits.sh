@@ -70,7 +70,7 @@ kill -TERM $PID
 wait $PID
 is $? 0 "SIGTERM: exit 0"
 if command -v sqlite3 >/dev/null 2>&1; then
-	is "$(sqlite3 state.db 'SELECT count(*) FROM sync_events')" 0 "nothing was stored"
+	is "$(sqlite3 -cmd '.timeout 10000' state.db 'SELECT count(*) FROM sync_events')" 0 "nothing was stored"
 else
 	skip "sqlite3 not installed"
 fi
