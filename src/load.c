@@ -28,6 +28,7 @@
 #include "log.h"
 #include "pace.h"
 #include "progress.h"
+#include "report.h"
 #include "tim.h"
 
 #define DEFAULT_CONCURRENCY 64
@@ -36,6 +37,12 @@
 #define CONV_SCAN 64
 /* Re-probes of a group before giving up on knowing what landed. */
 #define PROBE_TRIES 5
+/* Seconds between throughput samples: about one a second (report.h), but ten a
+ * second during the first SAMPLE_FINE_FOR seconds, so that a short load (the
+ * demo takes one second) still draws a chart rather than a single average. */
+#define SAMPLE_EVERY 1.0
+#define SAMPLE_FINE_EVERY 0.1
+#define SAMPLE_FINE_FOR 10.0
 
 struct loader;
 
@@ -99,6 +106,8 @@ struct loader {
 	unsigned unreachable;	   /* connection failures since then */
 	double unreachable_timeout;
 	uint64_t rng;
+	double last_sample;	   /* monotonic time of the last throughput sample */
+	bool warned_sample;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -120,6 +129,25 @@ static void set_fatal(struct loader *L, const char *fmt, ...)
 	va_end(ap);
 	L->fatal = true;
 	im_error("%s", L->fatal_msg);
+}
+
+/* Throughput sample for the report (report.h): the landed counters the lanes
+ * keep, so a sample costs one small insert per kind and no count over the stage.
+ * A sample that cannot be written costs the report its chart, not the load. */
+static void take_sample(struct loader *L)
+{
+	int64_t landed[IM_KIND_COUNT];
+	for (int k = 0; k < IM_KIND_COUNT; k++)
+		landed[k] = L->stats[k].landed;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	char err[512] = "";
+	if (im_report_sample(L->st, 0, (double)ts.tv_sec + ts.tv_nsec / 1e9, landed, err, sizeof err) < 0 &&
+	    !L->warned_sample) {
+		im_warn("%s (the report will lack throughput samples)", err);
+		L->warned_sample = true;
+	}
+	L->last_sample = im_pace_now();
 }
 
 static double rand01(struct loader *L)
@@ -1064,6 +1092,7 @@ int im_load_execute(const struct im_load_target *tg, struct im_stage *stage, con
 	double t0 = im_pace_now();
 	L.last_reply = t0;
 	L.last_renew = -1e9;
+	L.last_sample = -1e9;
 	recover(&L);
 	bool interrupted = false;
 	int rotation = 0;
@@ -1084,6 +1113,9 @@ int im_load_execute(const struct im_load_target *tg, struct im_stage *stage, con
 			set_fatal(&L, "%s", err);
 			break;
 		}
+		/* In the loop's transaction: committed with what it counts. */
+		if (now - L.last_sample >= (now - t0 < SAMPLE_FINE_FOR ? SAMPLE_FINE_EVERY : SAMPLE_EVERY))
+			take_sample(&L);
 		for (int j = 0; j < IM_KIND_COUNT && !L.fatal && !stop_requested; j++) {
 			int k = (rotation + j) % IM_KIND_COUNT;
 			struct lane *ln = &L.lanes[k];
@@ -1153,6 +1185,9 @@ int im_load_execute(const struct im_load_target *tg, struct im_stage *stage, con
 		L.stats[k].landed = im_stage_count(stage, L.stats[k].name, IM_STAGE_LANDED);
 		L.stats[k].dead = im_stage_count(stage, L.stats[k].name, IM_STAGE_DEAD);
 	}
+	/* The last sample: where the load ended (nothing after a stage failure). */
+	if (!L.stage_failed)
+		take_sample(&L);
 	if (!opt->no_summary)
 		im_progress_summary(stdout, L.stats, wall, opt->log_json);
 	if (L.fatal)

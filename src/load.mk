@@ -30,7 +30,7 @@ immigrate_SOURCES += $(LOAD_CORE_SOURCES) src/load_job.c src/cmd_dlq.c
 # loadrun: stages IM records from JSON Lines and runs the loader (tests, bench).
 check_PROGRAMS += tests/load/loadrun
 tests_load_loadrun_SOURCES = tests/load/loadrun.c $(LOAD_CORE_SOURCES) \
-	src/classify.c src/pace.c src/batch.c src/stage.c src/stage.h
+	src/classify.c src/pace.c src/batch.c src/stage.c src/stage.h src/report_samples.c
 tests_load_loadrun_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) $(SQLITE_CFLAGS) $(CRYPTO_CFLAGS)
 tests_load_loadrun_LDADD = src/libimcore.la $(JANSSON_LIBS) $(CURL_LIBS) $(SQLITE_LIBS) $(CRYPTO_LIBS) -lm
 

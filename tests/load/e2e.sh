@@ -52,6 +52,32 @@ is "$?" 0 "clean load exits 0"
 check "clean load: the target holds exactly the records" state_is_exact clean
 grep -q '^total' "$TMPD/clean.out"
 ok $? "the summary table has a total line"
+# Throughput samples for the report (report.h): one at the start and one at the end
+# at least, landed counts never going down, the last one equal to what the stage
+# holds as landed, for every kind.
+samples_ok() { # samples_ok STATE
+	python3 - "$TMPD/$1.db" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+rows = c.execute("SELECT t, kind, landed FROM progress_samples ORDER BY t").fetchall()
+landed = dict(c.execute("SELECT kind, count(*) FROM records WHERE status = 2 GROUP BY kind").fetchall())
+last, bad = {}, []
+for t, kind, n in rows:
+    if n < last.get(kind, 0):
+        bad.append("%s went down at %f" % (kind, t))
+    last[kind] = n
+times = len(set(r[0] for r in rows))
+if times < 2:
+    bad.append("%d sample time(s)" % times)
+for kind, n in landed.items():
+    if last.get(kind) != n:
+        bad.append("%s: last sample %s, landed %d" % (kind, last.get(kind), n))
+if not landed:
+    bad.append("nothing landed")
+print("\n".join(bad) if bad else "ok")
+PY
+}
+is "$(samples_ok clean)" ok "throughput samples from start to end, matching the landed counts"
 
 # 2. A second run of the finished load sends nothing.
 before=$(sim_requests)
