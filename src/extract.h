@@ -38,7 +38,11 @@
 struct im_job;
 struct im_stage;
 
-#define IM_EXTRACT_BATCH 10000
+/* Every commit writes to the WAL each page it changed, and the dedupe index's
+ * keys are hashes, so a batch changes pages all over it: 50,000 records per
+ * commit instead of 10,000 cut the extract's CPU time by about a tenth (system
+ * time by 40%) at 1M records. A crash redoes at most one batch (or second). */
+#define IM_EXTRACT_BATCH 50000
 #define IM_EXTRACT_INTERVAL_MS 1000
 
 struct im_extract_stats {

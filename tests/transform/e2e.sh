@@ -92,7 +92,8 @@ is "$(sqlite3 clean.db "select count(distinct kind) from records")" 3 "accounts,
 kills=0
 for attempt in 1 2 3; do
 	before=$(sqlite3 resumed.db "select token from checkpoints" 2>/dev/null)
-	H3_STATE=resumed.db "$IMMIGRATE" run job.lua --stage-only >/dev/null 2>&1 &
+	# Small batches: checkpoints to kill between, whatever the machine's speed.
+	IMMIGRATE_EXTRACT_BATCH=2000 H3_STATE=resumed.db "$IMMIGRATE" run job.lua --stage-only >/dev/null 2>&1 &
 	pid=$!
 	# Wait until this run commits a new checkpoint short of the end, then kill
 	# it without warning: the next run must resume from there.
@@ -107,7 +108,7 @@ for attempt in 1 2 3; do
 done
 echo "# killed $kills time(s) mid-run"
 # SIGINT: stops cleanly at the next record, commits, says how to resume.
-H3_STATE=int.db "$IMMIGRATE" run job.lua --stage-only >int.out 2>int.err &
+IMMIGRATE_EXTRACT_BATCH=2000 H3_STATE=int.db "$IMMIGRATE" run job.lua --stage-only >int.out 2>int.err &
 pid=$!
 n=0
 while kill -0 $pid 2>/dev/null && [ $n -lt 500 ]; do
