@@ -27,6 +27,7 @@
 #include "load_stage.h"
 #include "log.h"
 #include "pace.h"
+#include "plan.h"
 #include "progress.h"
 #include "report.h"
 #include "tim.h"
@@ -1079,6 +1080,14 @@ int im_load_execute(const struct im_load_target *tg, struct im_stage *stage, con
 		return IM_EXIT_FATAL;
 	}
 	L.progress = im_progress_new(stderr, isatty(STDERR_FILENO), opt->quiet, opt->log_json);
+	/* The total ETA uses the plan's model at the limits this load runs at
+	 * (setup() has checked them; the defaults stand if the model refuses one). */
+	struct im_plan_config model;
+	im_plan_config_defaults(&model);
+	if (im_plan_config_from_limits(&model, tg->limits, err, sizeof err) == 0) {
+		model.kinds = tg->kinds;
+		im_progress_set_model(L.progress, &model);
+	}
 	if (tg->insecure)
 		im_warn("TLS verification is off for %s (target.insecure)", tg->endpoint);
 

@@ -12,6 +12,7 @@ struct im_progress {
 	bool tty, quiet, json;
 	double last;
 	int lines_drawn; /* lines of the previous in-place frame */
+	struct im_plan_config model; /* for the total ETA */
 };
 
 struct im_progress *im_progress_new(FILE *out, bool tty, bool quiet, bool json)
@@ -24,7 +25,26 @@ struct im_progress *im_progress_new(FILE *out, bool tty, bool quiet, bool json)
 	p->quiet = quiet;
 	p->json = json;
 	p->last = -1e9;
+	im_plan_config_defaults(&p->model);
 	return p;
+}
+
+void im_progress_set_model(struct im_progress *p, const struct im_plan_config *c)
+{
+	if (p && c)
+		p->model = *c;
+}
+
+double im_progress_eta(const struct im_progress *p, const struct im_progress_kind *kinds)
+{
+	int64_t left[IM_KIND_COUNT];
+	bool any = false;
+	for (int k = 0; k < IM_KIND_COUNT; k++) {
+		int64_t n = kinds[k].staged - kinds[k].landed - kinds[k].dead;
+		left[k] = kinds[k].selected && n > 0 ? n : 0;
+		any |= left[k] > 0;
+	}
+	return any ? im_plan_eta_records(&p->model, left) : 0;
 }
 
 void im_progress_free(struct im_progress *p)
@@ -76,6 +96,41 @@ static void line(struct im_progress *p, const struct im_progress_kind *k, double
 		k->ended > 0 ? "done" : "ETA", k->ended > 0 ? "" : e, p->tty ? "\033[K" : "");
 }
 
+/* The whole load: counts over the selected kinds, and the ETA of the plan's model
+ * (the per-kind ETAs extrapolate each kind's own rate; this one also counts the
+ * kinds that have not started yet, in their order). */
+static void total_line(struct im_progress *p, const struct im_progress_kind *kinds)
+{
+	int64_t staged = 0, landed = 0, dead = 0;
+	uint64_t calls = 0;
+	for (int k = 0; k < IM_KIND_COUNT; k++) {
+		if (!kinds[k].selected)
+			continue;
+		staged += kinds[k].staged;
+		landed += kinds[k].landed;
+		dead += kinds[k].dead;
+		calls += kinds[k].calls;
+	}
+	double eta = im_progress_eta(p, kinds);
+	if (p->json) {
+		fprintf(p->out,
+			"{\"event\":\"progress\",\"kind\":\"total\",\"staged\":%lld,\"landed\":%lld,\"dead\":%lld,"
+			"\"calls\":%llu,\"eta_s\":%.1f}\n",
+			(long long)staged, (long long)landed, (long long)dead, (unsigned long long)calls, eta);
+		return;
+	}
+	char e[32];
+	fmt_duration(e, sizeof e, eta);
+	int width = 24, fill = staged > 0 ? (int)((double)(landed + dead) * width / (double)staged) : width;
+	char bar[32];
+	for (int i = 0; i < width; i++)
+		bar[i] = i < fill ? '#' : '.';
+	bar[width] = '\0';
+	fprintf(p->out, "%-12s [%s] %lld/%lld landed, %lld dead, %llu calls, ETA %s at the rate limits%s\n", "total",
+		bar, (long long)landed, (long long)staged, (long long)dead, (unsigned long long)calls, e,
+		p->tty ? "\033[K" : "");
+}
+
 void im_progress_update(struct im_progress *p, const struct im_progress_kind *kinds, double now, bool force)
 {
 	if (!p || p->quiet)
@@ -93,6 +148,10 @@ void im_progress_update(struct im_progress *p, const struct im_progress_kind *ki
 		if (!p->tty && kinds[k].ended > 0 && kinds[k].ended < p->last - every && !force)
 			continue; /* finished kinds are reported once on a log */
 		line(p, &kinds[k], now);
+		n++;
+	}
+	if (n > 0) {
+		total_line(p, kinds);
 		n++;
 	}
 	if (p->tty)

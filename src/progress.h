@@ -1,5 +1,8 @@
-/* What the user sees while loading: a progress line per kind (counts, rate, ETA)
- * redrawn in place on a terminal, or a plain line every few seconds otherwise;
+/* What the user sees while loading: a progress line per kind (counts, rate, ETA
+ * at the rate seen so far) and a total line whose ETA comes from the plan's time
+ * model (plan.h: the remaining records at the configured rate limits, in
+ * dependency order, independent kinds in parallel), redrawn in place on a
+ * terminal, or a plain line every few seconds otherwise;
  * nothing with quiet; and at the end a table per kind with the rate-limit floor.
  * JSON Lines instead of text with the json flag. Writes to the FILE given
  * (stderr for progress, stdout for the summary in the runner). */
@@ -11,6 +14,7 @@
 #include <stdio.h>
 
 #include "batch.h"
+#include "plan.h"
 
 /* Per kind counters kept by the loader. Times are seconds on the monotonic clock. */
 struct im_progress_kind {
@@ -33,6 +37,15 @@ struct im_progress;
 /* Starts reporting to out. tty: redraw lines in place; quiet: report nothing
  * until the summary; json: JSON Lines. Returns NULL when out of memory. */
 struct im_progress *im_progress_new(FILE *out, bool tty, bool quiet, bool json);
+
+/* The model of the total ETA: c (copied) holds the limits and batch sizes the
+ * load runs at (im_plan_config_defaults + im_plan_config_from_limits). Until it
+ * is called, the spec's defaults. NULL p: nothing. */
+void im_progress_set_model(struct im_progress *p, const struct im_plan_config *c);
+
+/* Seconds the rest of the load needs at the model's limits: im_plan_eta_records()
+ * over staged - landed - dead of every selected kind. 0 when nothing remains. */
+double im_progress_eta(const struct im_progress *p, const struct im_progress_kind *kinds);
 
 /* Reports kinds[0..IM_KIND_COUNT) at monotonic time now when the last report is
  * old enough (0.25 s on a terminal, 5 s otherwise) or force is set. */

@@ -52,5 +52,60 @@ int main(void)
 	fclose(f);
 	ok(strstr(buf, "account") && strstr(buf, "wall time / rate-limit floor"), "text table with the ratio");
 	free(buf);
+
+	/* The total ETA: the plan's model over what remains, at the model's limits. */
+	struct im_progress_kind e[IM_KIND_COUNT];
+	memset(e, 0, sizeof e);
+	for (int i = 0; i < IM_KIND_COUNT; i++) {
+		e[i].name = im_kind_info(i)->name;
+		e[i].selected = true;
+	}
+	e[IM_KIND_C2C_MSG].staged = 3000;
+	e[IM_KIND_C2C_MSG].landed = 900;
+	e[IM_KIND_C2C_MSG].dead = 100; /* 2000 left: 10 s at importmsg's 200/s */
+	e[IM_KIND_ACCOUNT].staged = 500;
+	e[IM_KIND_ACCOUNT].landed = 500;
+	e[IM_KIND_FRIEND].staged = 7;
+	e[IM_KIND_FRIEND].selected = false; /* not part of this load */
+	f = open_memstream(&buf, &len);
+	struct im_progress *p = im_progress_new(f, false, false, true);
+	ok(fabs(im_progress_eta(p, e) - 10.0) < 1e-6, "ETA at the default limits: 2000 messages / 200 per s (%g)",
+	   im_progress_eta(p, e));
+	struct im_plan_config c;
+	im_plan_config_defaults(&c);
+	json_t *limits = json_pack("{s:i}", "importmsg", 400);
+	ok(im_plan_config_from_limits(&c, limits, NULL, 0) == 0, "model from target.limits");
+	json_decref(limits);
+	im_progress_set_model(p, &c);
+	ok(fabs(im_progress_eta(p, e) - 5.0) < 1e-6, "ETA at the configured limit of 400/s (%g)",
+	   im_progress_eta(p, e));
+	e[IM_KIND_ACCOUNT].landed = 0; /* 500 accounts first: 5 calls of 100 at multiaccount_import's limit */
+	int64_t left[IM_KIND_COUNT] = {0};
+	left[IM_KIND_ACCOUNT] = 500;
+	left[IM_KIND_C2C_MSG] = 2000;
+	double want = im_plan_eta_records(&c, left);
+	ok(fabs(im_progress_eta(p, e) - want) < 1e-9 && want > 5.0,
+	   "kinds not started yet count in dependency order (%g = plan model %g)", im_progress_eta(p, e), want);
+	e[IM_KIND_ACCOUNT].landed = 500;
+	e[IM_KIND_C2C_MSG].started = 1.0;
+	im_progress_update(p, e, 2.0, true);
+	fflush(f);
+	ok(strstr(buf, "\"kind\":\"total\",\"staged\":3500,\"landed\":1400,\"dead\":100,\"calls\":0,\"eta_s\":5.0}") !=
+		   NULL,
+	   "the JSON progress has a total with the model's ETA");
+	im_progress_free(p);
+	fclose(f);
+	free(buf);
+	f = open_memstream(&buf, &len);
+	p = im_progress_new(f, false, false, false);
+	im_progress_set_model(p, &c);
+	im_progress_update(p, e, 2.0, true);
+	fflush(f);
+	ok(strstr(buf, "total") && strstr(buf, "ETA 5.0s at the rate limits"), "the text progress too");
+	e[IM_KIND_C2C_MSG].landed = 2900;
+	ok(im_progress_eta(p, e) == 0, "nothing left: ETA 0");
+	im_progress_free(p);
+	fclose(f);
+	free(buf);
 	return done_testing();
 }
