@@ -42,6 +42,8 @@
  * second during the first SAMPLE_FINE_FOR seconds, so that a short load (the
  * demo takes one second) still draws a chart rather than a single average. */
 #define SAMPLE_EVERY 1.0
+/* Fresh UserSigs refused in a row before the run stops (clock trouble). */
+#define USERSIG_STRIKES 3
 #define SAMPLE_FINE_EVERY 0.1
 #define SAMPLE_FINE_FOR 10.0
 
@@ -97,7 +99,9 @@ struct loader {
 	size_t in_flight;
 	int max_attempts;
 	int64_t next_batch;
-	double last_renew;
+	/* UserSigs signed after a refusal (70001) with no answer accepting one since:
+	 * the service refusing fresh signatures means the clocks disagree. */
+	int usersig_strikes;
 	bool fatal;
 	char fatal_msg[320];
 	bool warned_probe;
@@ -614,8 +618,6 @@ static void on_probe(struct batch *b, const struct im_verdict *v, json_t *resp)
 	if ((v->outcome == IM_OUTCOME_TRANSIENT || v->outcome == IM_OUTCOME_RATE_LIMITED ||
 	     v->outcome == IM_OUTCOME_USERSIG) &&
 	    b->probe_tries < PROBE_TRIES && !L->fatal) {
-		if (v->outcome == IM_OUTCOME_USERSIG)
-			im_tim_renew_usersig(L->tim);
 		free(s);
 		/* Stay in flight (the conversation stays blocked) and ask again. */
 		if (submit_probe(b) == 0)
@@ -654,6 +656,27 @@ static void on_probe(struct batch *b, const struct im_verdict *v, json_t *resp)
 	free(s);
 }
 
+/* UserSig bookkeeping for every answer: a refusal (70001) of the UserSig in use
+ * signs a new one (once for all the requests that carried it); an answer that
+ * accepted the newest UserSig shows the clocks agree. */
+static void on_usersig(struct loader *L, const struct im_tim_reply *reply, const struct im_verdict *v)
+{
+	if (v->outcome != IM_OUTCOME_USERSIG) {
+		if (reply->http_status == 200 && v->outcome != IM_OUTCOME_AUTH &&
+		    reply->usersig_gen == im_tim_usersig_gen(L->tim))
+			L->usersig_strikes = 0;
+		return;
+	}
+	int rc = im_tim_usersig_rejected(L->tim, reply);
+	if (rc < 0) {
+		set_fatal(L, "cannot sign a new UserSig");
+	} else if (rc > 0 && ++L->usersig_strikes >= USERSIG_STRIKES) {
+		set_fatal(L, "the service rejects freshly signed UserSigs as expired: check this machine's clock");
+	} else if (rc > 0) {
+		im_info("the service says the UserSig expired (70001): signed a new one, resending");
+	}
+}
+
 static void on_answer(void *arg, const struct im_tim_reply *reply)
 {
 	struct batch *b = arg;
@@ -667,6 +690,7 @@ static void on_answer(void *arg, const struct im_tim_reply *reply)
 		L->last_reply = im_pace_now();
 		L->unreachable = 0;
 	}
+	on_usersig(L, reply, &v);
 	if (b->probe) {
 		b->probe = false;
 		on_probe(b, &v, resp);
@@ -739,13 +763,7 @@ static void on_answer(void *arg, const struct im_tim_reply *reply)
 						    .retry_at = v.min_wait > 0 ? (int64_t)time(NULL) + (int64_t)v.min_wait : 0};
 		break;
 	case IM_OUTCOME_USERSIG:
-		if (now - L->last_renew < 10.0) {
-			set_fatal(L, "the service rejects freshly signed UserSigs as expired: check this machine's clock");
-		} else {
-			L->last_renew = now;
-			if (im_tim_renew_usersig(L->tim) < 0)
-				set_fatal(L, "cannot sign a new UserSig");
-		}
+		/* A new UserSig is signed already (on_usersig): send again, uncharged. */
 		for (size_t i = 0; i < b->n; i++)
 			s[i] = (struct load_settle){.id = b->rows[i].id, .fate = LOAD_REQUEUE,
 						    .attempts = b->rows[i].attempts,
@@ -1100,7 +1118,6 @@ int im_load_execute(const struct im_load_target *tg, struct im_stage *stage, con
 
 	double t0 = im_pace_now();
 	L.last_reply = t0;
-	L.last_renew = -1e9;
 	L.last_sample = -1e9;
 	recover(&L);
 	bool interrupted = false;

@@ -30,6 +30,7 @@ struct req {
 	im_tim_cb cb;
 	void *arg;
 	double started;
+	uint64_t usersig_gen; /* the UserSig its URL carries */
 	struct req *next; /* free list, or the active list */
 	struct req *prev; /* active list */
 };
@@ -47,7 +48,9 @@ struct im_tim {
 	long timeout_ms, connect_timeout_ms;
 	int64_t ttl;
 	char *usersig;
-	int64_t usersig_time;
+	int64_t usersig_time;	/* when it was signed, by this machine's clock */
+	uint64_t usersig_gen;	/* 1 for the first, +1 for each renewal */
+	int64_t usersig_backdate; /* IMMIGRATE_USERSIG_BACKDATE (tests) */
 	size_t in_flight;
 	uint64_t calls;
 	uint64_t rng;
@@ -65,11 +68,13 @@ static int sign(struct im_tim *t)
 {
 	char *sig = NULL;
 	int64_t now = (int64_t)time(NULL);
-	if (im_usersig_sign(t->key, t->key_len, t->sdkappid, t->admin, now, t->ttl, &sig) < 0)
+	if (im_usersig_sign(t->key, t->key_len, t->sdkappid, t->admin, now - t->usersig_backdate, t->ttl, &sig) < 0)
 		return -1;
 	wipe_free(t->usersig);
 	t->usersig = sig;
 	t->usersig_time = now;
+	t->usersig_gen++;
+	im_debug("signed a new UserSig for the admin identifier (valid %lld s)", (long long)t->ttl);
 	return 0;
 }
 
@@ -91,6 +96,21 @@ static uint32_t next_random(struct im_tim *t)
 	t->rng ^= t->rng << 25;
 	t->rng ^= t->rng >> 27;
 	return (uint32_t)((t->rng * 2685821657736338717ULL) >> 32);
+}
+
+/* A test knob: a whole number of seconds in 0..limit from the environment, or -1. */
+static int64_t env_seconds(const char *name, int64_t limit)
+{
+	const char *v = getenv(name);
+	if (!v || !*v)
+		return -1;
+	char *end;
+	long long n = strtoll(v, &end, 10);
+	if (*end || n < 0 || n > limit) {
+		im_warn("%s=%s ignored: expected seconds from 0 to %lld", name, v, (long long)limit);
+		return -1;
+	}
+	return n;
 }
 
 static char *xstrdup(const char *s)
@@ -130,6 +150,12 @@ struct im_tim *im_tim_new(const struct im_tim_config *cfg, char *err, size_t err
 	t->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 10000;
 	t->connect_timeout_ms = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : 5000;
 	t->ttl = cfg->usersig_ttl > 0 ? cfg->usersig_ttl : 86400;
+	int64_t knob = env_seconds("IMMIGRATE_USERSIG_TTL", 365LL * 86400);
+	if (knob > 0)
+		t->ttl = knob;
+	knob = env_seconds("IMMIGRATE_USERSIG_BACKDATE", 365LL * 86400);
+	if (knob > 0)
+		t->usersig_backdate = knob;
 	t->rng = ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^ 0x9e3779b97f4a7c15ULL;
 	t->multi = curl_multi_init();
 	t->headers = curl_slist_append(NULL, "Content-Type: application/json");
@@ -257,6 +283,7 @@ int im_tim_submit_flags(struct im_tim *t, const char *service, const char *comma
 	r->t = t;
 	r->cb = cb;
 	r->arg = arg;
+	r->usersig_gen = t->usersig_gen;
 	r->body = malloc(body_len + 1);
 	size_t url_len = strlen(t->endpoint) + strlen(service) + strlen(command) + strlen(t->admin) +
 			 strlen(t->usersig) + 128;
@@ -317,19 +344,10 @@ int im_tim_submit_flags(struct im_tim *t, const char *service, const char *comma
 	return 0;
 }
 
-int im_tim_run(struct im_tim *t, int timeout_ms)
+/* Calls the callbacks of the requests libcurl has finished. Returns how many. */
+static int deliver_finished(struct im_tim *t)
 {
-	int running = 0, done = 0;
-	if (curl_multi_perform(t->multi, &running) != CURLM_OK)
-		return -1;
-	if (timeout_ms > 0) {
-		/* With nothing in flight this just sleeps: the caller waits for a token
-		 * or a deferred retry. */
-		if (curl_multi_poll(t->multi, NULL, 0, timeout_ms, NULL) != CURLM_OK)
-			return -1;
-		if (curl_multi_perform(t->multi, &running) != CURLM_OK)
-			return -1;
-	}
+	int done = 0;
 	CURLMsg *m;
 	int left;
 	while ((m = curl_multi_info_read(t->multi, &left))) {
@@ -350,14 +368,36 @@ int im_tim_run(struct im_tim *t, int timeout_ms)
 		reply.body = r->resp_len ? r->resp : "";
 		reply.body_len = r->resp_len;
 		reply.seconds = im_pace_now() - r->started;
+		reply.usersig_gen = r->usersig_gen;
 		t->in_flight--;
 		im_tim_cb cb = r->cb;
 		void *arg = r->arg;
+		/* The callback may submit (the request's slot is free already). */
 		cb(arg, &reply);
 		req_release(r);
 		done++;
 	}
 	return done;
+}
+
+int im_tim_run(struct im_tim *t, int timeout_ms)
+{
+	int running = 0;
+	if (curl_multi_perform(t->multi, &running) != CURLM_OK)
+		return -1;
+	/* Answers that this step completed (read from sockets that were ready) are
+	 * handed over now: polling first would wait for new activity that may never
+	 * come, holding them back for the whole timeout. */
+	int done = deliver_finished(t);
+	if (done > 0 || timeout_ms <= 0)
+		return done;
+	/* With nothing in flight this just sleeps: the caller waits for a token or a
+	 * deferred retry. */
+	if (curl_multi_poll(t->multi, NULL, 0, timeout_ms, NULL) != CURLM_OK)
+		return -1;
+	if (curl_multi_perform(t->multi, &running) != CURLM_OK)
+		return -1;
+	return deliver_finished(t);
 }
 
 size_t im_tim_in_flight(const struct im_tim *t)
@@ -368,6 +408,20 @@ size_t im_tim_in_flight(const struct im_tim *t)
 int im_tim_renew_usersig(struct im_tim *t)
 {
 	return sign(t);
+}
+
+int im_tim_usersig_rejected(struct im_tim *t, const struct im_tim_reply *reply)
+{
+	/* The requests in flight all carry the same UserSig and come back refused
+	 * one after another: one new signature serves them all. */
+	if (reply->usersig_gen != t->usersig_gen)
+		return 0;
+	return sign(t) < 0 ? -1 : 1;
+}
+
+uint64_t im_tim_usersig_gen(const struct im_tim *t)
+{
+	return t->usersig_gen;
 }
 
 uint64_t im_tim_calls(const struct im_tim *t)

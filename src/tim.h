@@ -4,7 +4,15 @@
  *
  * Secrets: the key is borrowed and never copied into logs; the UserSig and the
  * URL that carries it are never logged or returned. Log lines name the API
- * ("openim/importmsg"). Not thread-safe: one struct im_tim per loop. */
+ * ("openim/importmsg"). Not thread-safe: one struct im_tim per loop.
+ *
+ * Test knobs (environment, read by im_tim_new, not for production use):
+ *   IMMIGRATE_USERSIG_TTL=N       sign UserSigs valid N seconds (overrides
+ *                                 usersig_ttl), so that they expire during a run;
+ *   IMMIGRATE_USERSIG_BACKDATE=N  sign them as if issued N seconds ago while
+ *                                 renewal still counts from now: a clock N seconds
+ *                                 behind the service's, where the service refuses
+ *                                 a UserSig (70001) before its planned renewal. */
 #ifndef IMMIGRATE_TIM_H
 #define IMMIGRATE_TIM_H
 
@@ -32,6 +40,7 @@ struct im_tim_reply {
 	const char *body;
 	size_t body_len;
 	double seconds;	  /* time from hand-over to libcurl to completion */
+	uint64_t usersig_gen; /* which UserSig the request carried (im_tim_usersig_gen) */
 };
 
 typedef void (*im_tim_cb)(void *arg, const struct im_tim_reply *reply);
@@ -63,9 +72,11 @@ enum {
 int im_tim_submit_flags(struct im_tim *t, const char *service, const char *command, const char *body,
 			size_t body_len, unsigned flags, im_tim_cb cb, void *arg);
 
-/* Drives transfers: waits up to timeout_ms for network activity, then calls the
- * callbacks of finished requests. Returns the number of callbacks called, or -1
- * on a libcurl multi error. */
+/* Drives transfers and calls the callbacks of finished requests. When the first
+ * transfer step finishes some, they are called back at once without waiting;
+ * otherwise it waits up to timeout_ms (0: not at all) for network activity and
+ * steps again. Returns the number of callbacks called, or -1 on a libcurl multi
+ * error. */
 int im_tim_run(struct im_tim *t, int timeout_ms);
 
 /* Requests submitted and not yet called back. */
@@ -74,6 +85,16 @@ size_t im_tim_in_flight(const struct im_tim *t);
 /* The service said the UserSig expired (70001): sign a new one for the next
  * requests. Returns 0, or -1 when signing failed. */
 int im_tim_renew_usersig(struct im_tim *t);
+
+/* The service refused the UserSig the request of reply carried (70001). Signs a
+ * new one unless one was signed since that request was sent (the other requests
+ * in flight with the old UserSig come back refused too). Returns 1 when it
+ * signed, 0 when a newer UserSig was in use already, -1 when signing failed. */
+int im_tim_usersig_rejected(struct im_tim *t, const struct im_tim_reply *reply);
+
+/* The UserSig in use: 1 for the first, one more at every renewal (planned, or
+ * after a refusal). */
+uint64_t im_tim_usersig_gen(const struct im_tim *t);
 
 /* Calls submitted so far. */
 uint64_t im_tim_calls(const struct im_tim *t);
