@@ -31,8 +31,9 @@ static const struct im_kind_info kinds[IM_KIND_COUNT] = {
 				  "set_unread_msg_num", 1, NULL,
 				  BIT(IM_KIND_GROUP) | BIT(IM_KIND_GROUP_MEMBER) | BIT(IM_KIND_GROUP_MSG)},
 	[IM_KIND_C2C_MSG] = {IM_KIND_C2C_MSG, "c2c_msg", "openim", "importmsg", 1, "", BIT(IM_KIND_ACCOUNT)},
+	/* A read mark waits for its own conversation's messages only. */
 	[IM_KIND_C2C_READ] = {IM_KIND_C2C_READ, "c2c_read", "openim", "admin_set_msg_read", 1, NULL,
-			      BIT(IM_KIND_ACCOUNT) | BIT(IM_KIND_C2C_MSG)},
+			      BIT(IM_KIND_ACCOUNT) | BIT(IM_KIND_C2C_MSG), BIT(IM_KIND_C2C_MSG)},
 };
 
 const struct im_kind_info *im_kind_info(enum im_kind kind)

@@ -31,6 +31,11 @@ struct im_kind_info {
 	 * (one in flight per value); NULL when records of this kind are independent. */
 	const char *conv_field;
 	unsigned deps; /* bit mask (1u << kind) of kinds that must be finished first */
+	/* Of deps, the kinds this one waits for only per conversation (same stage
+	 * conv): a record may go once its conversation's records of those kinds have
+	 * all landed or died, before the whole kind has finished (read marks after
+	 * their conversation's messages). */
+	unsigned conv_deps;
 };
 
 /* Static description of a kind. kind must be < IM_KIND_COUNT. */

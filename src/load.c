@@ -85,7 +85,17 @@ struct lane {
 	char **prio;
 	size_t nprio;
 	double prio_at;
+	/* While a kind this one waits for per conversation (batch.h conv_deps) is
+	 * still loading, the lane serves only conversations that kind is done with:
+	 * those found when the lane starts, then each as that kind finishes it. At
+	 * most READY_MAX are queued; the others wait for the whole kind. */
+	bool early;
+	bool ready_seeded;
+	char **ready;
+	size_t nready;
 };
+
+#define READY_MAX 4096
 
 #define PRIO_REFRESH 30.0
 
@@ -174,12 +184,45 @@ static int64_t retry_time(struct loader *L, int attempts)
 	return (int64_t)time(NULL) + (int64_t)floor(rand01(L) * cap);
 }
 
+/* Whether ln may start: its kind-level dependencies have finished (those it has
+ * per conversation only need to have started: see conv_deps_open). */
 static bool deps_finished(const struct loader *L, const struct lane *ln)
 {
 	for (int k = 0; k < IM_KIND_COUNT; k++)
-		if ((ln->ki->deps & (1u << k)) && !L->lanes[k].finished)
+		if ((ln->ki->deps & ~ln->ki->conv_deps & (1u << k)) && !L->lanes[k].finished)
 			return false;
 	return true;
+}
+
+/* The unfinished kind ln waits for per conversation, or -1. */
+static int conv_dep_open(const struct loader *L, const struct lane *ln)
+{
+	for (int k = 0; k < IM_KIND_COUNT; k++)
+		if ((ln->ki->conv_deps & (1u << k)) && !L->lanes[k].finished)
+			return k;
+	return -1;
+}
+
+static void free_ready(struct lane *ln)
+{
+	for (size_t i = 0; i < ln->nready; i++)
+		free(ln->ready[i]);
+	free(ln->ready);
+	ln->ready = NULL;
+	ln->nready = 0;
+	ln->ready_seeded = false;
+}
+
+static void push_ready(struct lane *ln, const char *conv)
+{
+	if (!ln->ready)
+		ln->ready = calloc(READY_MAX, sizeof *ln->ready);
+	if (!ln->ready || ln->nready >= READY_MAX)
+		return; /* served when the kind it waits for has finished */
+	if ((ln->ready[ln->nready] = strdup(conv))) {
+		ln->nready++;
+		ln->idle_until = 0;
+	}
 }
 
 static void batch_free(struct batch *b)
@@ -376,6 +419,67 @@ static struct batch *next_by_conv(struct loader *L, struct lane *ln, char *err, 
 	return NULL;
 }
 
+/* Early mode: a batch from the conversations the kind waited for is done with. */
+static struct batch *next_ready(struct loader *L, struct lane *ln, char *err, size_t err_size)
+{
+	if (!ln->ready_seeded) {
+		char **convs;
+		size_t n;
+		int dep = conv_dep_open(L, ln);
+		if (dep < 0)
+			return NULL;
+		if (load_stage_ready_convs(L->st, ln->ki->name, im_kind_info(dep)->name, READY_MAX, &convs, &n, err,
+					   err_size) < 0)
+			return NULL;
+		for (size_t i = 0; i < n; i++) {
+			push_ready(ln, convs[i]);
+			free(convs[i]);
+		}
+		free(convs);
+		ln->ready_seeded = true;
+	}
+	int64_t now = (int64_t)time(NULL);
+	while (ln->nready > 0) {
+		char *conv = ln->ready[ln->nready - 1];
+		struct load_row *rows;
+		size_t n;
+		if (load_stage_conv_head(L->st, ln->ki->name, conv, ln->max_items, &rows, &n, err, err_size) < 0)
+			return NULL;
+		if (n > 0 && rows[0].retry_at <= now)
+			return make_batch(L, ln, rows, n); /* the conversation stays queued until drained */
+		/* Drained, or deferred (then served once the kind it waits for ends). */
+		load_rows_free(rows, n);
+		free(conv);
+		ln->nready--;
+	}
+	return NULL;
+}
+
+/* b (of a kind others wait for per conversation) settled: queue its
+ * conversations that are now done for the lanes waiting on them. */
+static void conv_done(struct loader *L, const struct lane *ln, const struct batch *b)
+{
+	for (int k = 0; k < IM_KIND_COUNT; k++) {
+		struct lane *w = &L->lanes[k];
+		if (!(w->ki->conv_deps & (1u << ln->kind)) || !w->early || !w->ready_seeded)
+			continue;
+		for (size_t i = 0; i < b->n; i++) {
+			const char *conv = b->rows[i].conv;
+			if (!conv || (i > 0 && b->rows[i - 1].conv && strcmp(b->rows[i - 1].conv, conv) == 0))
+				continue;
+			char err[512] = "";
+			int open = load_stage_conv_open(L->st, ln->ki->name, conv, err, sizeof err);
+			if (open < 0) {
+				L->stage_failed = true;
+				set_fatal(L, "%s", err);
+				return;
+			}
+			if (open == 0)
+				push_ready(w, conv);
+		}
+	}
+}
+
 static void on_answer(void *arg, const struct im_tim_reply *reply);
 static void settle(struct batch *b, struct load_settle *s);
 static void dead_reason(char *out, size_t size, long code, const char *info, const char *extra);
@@ -499,6 +603,8 @@ static int send_batch(struct loader *L, struct lane *ln, struct batch *b)
 		return -1;
 	}
 	ln->stats->calls++;
+	im_debug("batch %lld: %zu %s record%s of conversation %s", (long long)b->id, b->n, ln->ki->name,
+		 b->n == 1 ? "" : "s", b->rows[0].conv ? b->rows[0].conv : "-");
 	return 0;
 }
 
@@ -526,6 +632,7 @@ static void settle(struct batch *b, struct load_settle *s)
 			else if (s[i].fate == LOAD_DEAD)
 				ln->stats->dead++;
 		}
+		conv_done(L, ln, b);
 	}
 	lane_unlink(ln, b);
 	batch_free(b);
@@ -864,12 +971,19 @@ static double fill_lane(struct loader *L, struct lane *ln, double now)
 		if (im_pace_take(&ln->pace, now, &wait) < 0)
 			return wait;
 		err[0] = '\0';
-		struct batch *b = ln->conv_mode ? next_by_conv(L, ln, err, sizeof err) : next_by_id(L, ln, err, sizeof err);
+		struct batch *b = ln->early	   ? next_ready(L, ln, err, sizeof err)
+				  : ln->conv_mode ? next_by_conv(L, ln, err, sizeof err)
+						  : next_by_id(L, ln, err, sizeof err);
 		if (!b) {
 			im_pace_give_back(&ln->pace);
 			if (*err) {
 				set_fatal(L, "%s", err);
 				return 1.0;
+			}
+			if (ln->early) {
+				/* Woken by push_ready, or by the kind it waits for finishing. */
+				ln->idle_until = now + 0.5;
+				return 0.5;
 			}
 			if (ln->in_flight == 0) {
 				int64_t left = load_stage_remaining(L->st, ln->ki->name);
@@ -1043,6 +1157,7 @@ static void loader_close(struct loader *L)
 		}
 		free(ln->conv_cursor);
 		free_prio(ln);
+		free_ready(ln);
 	}
 	im_progress_free(L->progress);
 }
@@ -1147,6 +1262,14 @@ int im_load_execute(const struct im_load_target *tg, struct im_stage *stage, con
 			struct lane *ln = &L.lanes[k];
 			if (ln->finished || !deps_finished(&L, ln))
 				continue;
+			bool early = conv_dep_open(&L, ln) >= 0;
+			if (ln->early && !early) {
+				/* The kind it waited for has finished: everything left is due. */
+				free_ready(ln);
+				ln->id_cursor = 0;
+				ln->idle_until = 0;
+			}
+			ln->early = early;
 			if (ln->stats->started == 0)
 				ln->stats->started = now;
 			if (k == IM_KIND_GROUP_UNREAD && !L.derived_unread) {

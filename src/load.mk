@@ -40,7 +40,7 @@ tests_load_timrun_SOURCES = tests/load/timrun.c src/tim.c src/tim.h src/pace.c
 tests_load_timrun_CFLAGS = $(LOAD_UNIT_CFLAGS) $(CRYPTO_CFLAGS)
 tests_load_timrun_LDADD = src/libimcore.la $(JANSSON_LIBS) $(CURL_LIBS) $(CRYPTO_LIBS) -lm
 
-LOAD_E2E_TESTS = tests/load/e2e.sh tests/load/dlq.sh tests/load/tls.sh tests/load/tim.sh
+LOAD_E2E_TESTS = tests/load/e2e.sh tests/load/dlq.sh tests/load/tls.sh tests/load/tim.sh tests/load/readmarks.sh
 TESTS += $(LOAD_E2E_TESTS)
 EXTRA_DIST += $(LOAD_E2E_TESTS) tests/load/gen.py tests/load/expect.py
 EXTRA_DIST += bench/load.sh

@@ -195,6 +195,58 @@ int load_stage_conv_head(struct im_stage *st, const char *kind, const char *conv
 	return read_rows(st, s, max, rows, n, err, err_size);
 }
 
+int load_stage_conv_open(struct im_stage *st, const char *kind, const char *conv, char *err, size_t err_size)
+{
+	sqlite3_stmt *s = im_stage_stmt(
+		st, "SELECT 1 FROM records WHERE kind = ?1 AND status IN (0, 1) AND conv = ?2 LIMIT 1", err, err_size);
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, conv, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(st, err, err_size, "looking up a conversation");
+	return rc == SQLITE_ROW;
+}
+
+int load_stage_ready_convs(struct im_stage *st, const char *kind, const char *dep_kind, size_t max, char ***convs,
+			   size_t *n, char *err, size_t err_size)
+{
+	sqlite3_stmt *s = im_stage_stmt(
+		st,
+		"SELECT DISTINCT r.conv FROM records r WHERE r.kind = ?1 AND r.status = 0 AND NOT EXISTS "
+		"(SELECT 1 FROM records m WHERE m.kind = ?2 AND m.status IN (0, 1) AND m.conv = r.conv) LIMIT ?3",
+		err, err_size);
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, dep_kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (int64_t)max);
+	char **v = calloc(max ? max : 1, sizeof *v);
+	size_t len = 0;
+	int rc = SQLITE_DONE;
+	if (!v) {
+		sqlite3_reset(s);
+		snprintf(err, err_size, "out of memory");
+		return -1;
+	}
+	while (len < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
+		if ((v[len] = col_text(s, 0)))
+			len++;
+	if (len < max && rc != SQLITE_DONE) {
+		sqlite3_reset(s);
+		for (size_t i = 0; i < len; i++)
+			free(v[i]);
+		free(v);
+		return fail(st, err, err_size, "listing conversations ready for read marks");
+	}
+	sqlite3_reset(s);
+	*convs = v;
+	*n = len;
+	return 0;
+}
+
 int64_t load_stage_remaining(struct im_stage *st, const char *kind)
 {
 	char err[256];

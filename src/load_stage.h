@@ -60,6 +60,16 @@ int load_stage_biggest_convs(struct im_stage *st, const char *kind, size_t max, 
 int load_stage_conv_head(struct im_stage *st, const char *kind, const char *conv, size_t max,
 			 struct load_row **rows, size_t *n, char *err, size_t err_size);
 
+/* Whether conv has records of kind pending or in flight: 1 yes, 0 no, -1 on error
+ * (with err). */
+int load_stage_conv_open(struct im_stage *st, const char *kind, const char *conv, char *err, size_t err_size);
+
+/* Up to max distinct conv values of kind's pending records whose conversation has
+ * no record of dep_kind pending or in flight (one pass over kind's pending
+ * records). *convs as in load_stage_next_convs. */
+int load_stage_ready_convs(struct im_stage *st, const char *kind, const char *dep_kind, size_t max, char ***convs,
+			   size_t *n, char *err, size_t err_size);
+
 /* Pending + in-flight records of kind. */
 int64_t load_stage_remaining(struct im_stage *st, const char *kind);
 

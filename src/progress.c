@@ -169,12 +169,24 @@ double im_progress_total_floor(const struct im_progress_kind *kinds)
 	double end[IM_KIND_COUNT] = {0}, total = 0;
 	/* enum order is a dependency order, so one pass suffices. */
 	for (int k = 0; k < IM_KIND_COUNT; k++) {
-		double start = 0;
-		unsigned deps = im_kind_info(k)->deps;
-		for (int d = 0; d < k; d++)
-			if ((deps & (1u << d)) && end[d] > start)
+		double start = 0, after = 0;
+		const struct im_kind_info *ki = im_kind_info(k);
+		for (int d = 0; d < k; d++) {
+			if (!(ki->deps & (1u << d)))
+				continue;
+			/* A kind waiting per conversation runs alongside; only its last call
+			 * must follow the last conversation's. */
+			if (ki->conv_deps & (1u << d)) {
+				if (end[d] > after)
+					after = end[d];
+			} else if (end[d] > start) {
 				start = end[d];
-		end[k] = start + (kinds[k].selected ? im_progress_floor(&kinds[k]) : 0);
+			}
+		}
+		double own = kinds[k].selected ? im_progress_floor(&kinds[k]) : 0;
+		end[k] = start + own;
+		if (own > 0 && after + 1.0 / kinds[k].limit > end[k])
+			end[k] = after + 1.0 / kinds[k].limit;
 		if (end[k] > total)
 			total = end[k];
 	}

@@ -58,7 +58,9 @@ void im_progress_free(struct im_progress *p);
 double im_progress_floor(const struct im_progress_kind *k);
 
 /* The migration's floor: kinds run after the kinds they depend on (batch.h deps),
- * so the floor is the longest dependency chain of per-kind floors. */
+ * so the floor is the longest dependency chain of per-kind floors; a kind that
+ * waits per conversation (conv_deps) runs alongside, its last call after the
+ * other kind's last. */
 double im_progress_total_floor(const struct im_progress_kind *kinds);
 
 /* Prints the final table (or one JSON object per kind and one for the total) to out:

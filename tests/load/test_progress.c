@@ -25,8 +25,14 @@ int main(void)
 	k[IM_KIND_GROUP].calls = 10;	   /* 0.05 s */
 	k[IM_KIND_GROUP_MSG].calls = 1000; /* 5 s after members */
 	ok(fabs(im_progress_floor(&k[IM_KIND_ACCOUNT]) - 1.0) < 1e-9, "floor = calls / limit");
-	ok(fabs(im_progress_total_floor(k) - 12.0) < 1e-9, "total floor is the longest dependency chain (%g)",
+	/* Read marks wait per conversation: they run alongside the messages, and only
+	 * one call of theirs (1/200 s) must follow the last message. */
+	ok(fabs(im_progress_total_floor(k) - 11.005) < 1e-9, "total floor is the longest dependency chain (%g)",
 	   im_progress_total_floor(k));
+	k[IM_KIND_C2C_READ].calls = 2400; /* 12 s: longer than the messages */
+	ok(fabs(im_progress_total_floor(k) - 13.0) < 1e-9, "read marks longer than the messages set the floor (%g)",
+	   im_progress_total_floor(k));
+	k[IM_KIND_C2C_READ].calls = 200;
 	k[IM_KIND_C2C_MSG].selected = false;
 	ok(fabs(im_progress_total_floor(k) - 6.05) < 1e-9, "kinds left out do not count (%g)",
 	   im_progress_total_floor(k));
