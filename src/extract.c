@@ -492,7 +492,13 @@ static int run(const struct im_job *job, struct im_stage *st, const char *plugin
 		} else {
 			int64_t raw_id = 0;
 			size_t len = 0;
-			const char *native = im_json_write(&text, r.data, 0) == 0 ? text.data : NULL;
+			/* The plugin's own text when it hands it over (the line it parsed):
+			 * writing data out again would cost as much as parsing it. */
+			int have_text = r.text && r.text_len;
+			const char *native = (have_text ? im_jbuf_set(&text, r.text, r.text_len)
+							: im_json_write(&text, r.data, 0)) == 0
+						     ? text.data
+						     : NULL;
 			len = text.len;
 			if (!native) {
 				snprintf(err, err_size, "out of memory");

@@ -219,6 +219,15 @@ int im_json_write(struct im_jbuf *b, const json_t *v, int sort_keys)
 	return 0;
 }
 
+int im_jbuf_set(struct im_jbuf *b, const char *s, size_t n)
+{
+	b->len = 0;
+	if (put(b, s, n))
+		return -1;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
 void im_jbuf_free(struct im_jbuf *b)
 {
 	free(b->data);

@@ -21,6 +21,10 @@ struct im_jbuf {
  * out of memory or nested deeper than 256 levels. */
 int im_json_write(struct im_jbuf *b, const json_t *v, int sort_keys);
 
+/* Replaces b's content with the n bytes at s (JSON text someone else already
+ * wrote), NUL-terminated. Returns 0, or -1 when out of memory. */
+int im_jbuf_set(struct im_jbuf *b, const char *s, size_t n);
+
 void im_jbuf_free(struct im_jbuf *b);
 
 #endif

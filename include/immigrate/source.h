@@ -130,6 +130,14 @@ struct im_record {
 	const char *origin;    /* where it came from, for humans: "export.jsonl:1234" */
 	const char *raw;       /* the raw text when data is NULL (truncated by the plugin if huge) */
 	const char *error;     /* non-NULL: this record is unreadable; it becomes a dead letter */
+	/* Appended after the first ABI 1 layout (write them only when size covers
+	 * them: IM_HAS_MEMBER(out, struct im_record, text_len)). Optional, for a good record: the
+	 * record's JSON text exactly as the plugin read and parsed it into data (not
+	 * NUL-terminated; text_len bytes), so the core stores that as the raw record
+	 * instead of serialising data again. NULL/0 when the plugin has no such text;
+	 * it must parse to a value equal to data. */
+	const char *text;
+	size_t text_len;
 };
 
 /* One inbound webhook request (sync). Borrowed for the call. */

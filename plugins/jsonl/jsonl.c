@@ -562,6 +562,11 @@ static void make_record(struct jsonl *j, struct im_record *out, const char *text
 	out->data = v;
 	out->raw = NULL;
 	out->error = NULL;
+	/* The line itself is the raw record the core stores: it need not write v out again. */
+	if (IM_HAS_MEMBER(out, struct im_record, text_len)) {
+		out->text = text;
+		out->text_len = len;
+	}
 	if (j->id_field) {
 		json_t *id = json_object_get(v, j->id_field);
 		if (json_is_string(id)) {
@@ -679,6 +684,10 @@ static int jsonl_next(void *state, struct im_record *out, char *err, size_t err_
 	out->origin = NULL;
 	out->raw = NULL;
 	out->error = NULL;
+	if (IM_HAS_MEMBER(out, struct im_record, text_len)) {
+		out->text = NULL;
+		out->text_len = 0;
+	}
 	char why[256];
 	while (j->index < j->nfiles) {
 		if (!j->gz) {

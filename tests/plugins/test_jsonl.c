@@ -68,6 +68,8 @@ static void test_plain_fixture(void)
 	ok(r.data && !r.error && ends_with(r.origin, "/plain.jsonl:1"), "line 1 is good: %s", r.origin);
 	is_str(r.source_id, "1", "an integer id_field becomes the source id");
 	is_str(r.stream, "records", "default stream name");
+	ok(r.text && r.text_len == 64 && !memcmp(r.text, "{\"id\": 1, \"kind\": \"account\", \"UserID\": \"alice\", \"Nick\": \"Alice\"}", 64),
+	   "a good record hands over its line as text");
 	cp = src->checkpoint(st);
 	is_str(cp, "{\"file\":\"plain.jsonl\",\"line\":1,\"offset\":65}", "checkpoint: file, line and byte offset");
 	free(cp);
@@ -100,8 +102,17 @@ static void test_plain_fixture(void)
 	next(st, &r);
 	ok(r.data && json_is_true(json_object_get(r.data, "crlf")) && ends_with(r.origin, ":8"),
 	   "a CRLF line parses");
+	ok(r.text && r.text_len == 23 && !memcmp(r.text, "{\"id\": 6, \"crlf\": true}", 23), "its text stops before the CR");
+	struct im_record small;
+	memset(&small, 0, sizeof small);
+	small.size = IM_RECORD_SIZE_V1;
+	small.text = "untouched";
+	char why[256];
+	src->next(st, &small, why, sizeof why);
+	ok(small.data && small.text && !strcmp(small.text, "untouched"),
+	   "a caller of the first layout gets no text (the appended member is not written)");
 
-	int good = 0, bad = 0;
+	int good = small.data != NULL, bad = 0; /* small read line 10 */
 	while (next(st, &r) == IM_SOURCE_OK) {
 		good += r.data != NULL;
 		bad += r.error != NULL;

@@ -19,7 +19,7 @@ not json at all
 {"kind":"c2c_msg","From_Account":"alice","To_Account":"bob","MsgTimeStamp":"yesterday","MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"x"}}]}
 {"kind":"group","GroupId":"g1","Type":"Public","Name":"G one","CreateTime":1600000000}
 {"kind":"group_msg","GroupId":"g1","From_Account":"alice","SendTime":1600000100,"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"yo"}}],"_source_id":"gm1"}
-{"UserID":"nobody"}
+{ "UserID": "nobody" }
 {"kind":"account","UserID":"alice","Nick":"Alice again"}
 JSON
 cat >identity.lua <<'LUA'
@@ -60,6 +60,8 @@ is "$(sqlite3 id.db "select reason from dead_letters where stage = 'script'")" \
 	"identity.lua:7: record has no kind (identity expects IM records)" "the script dead letter names file:line (of map, for a returned error)"
 is "$(sqlite3 id.db "select json_extract(data, '\$.UserID') from raw r join dead_letters d on d.raw_id = r.id where d.stage = 'script'")" \
 	"nobody" "and points at the raw native record"
+is "$(sqlite3 id.db "select data from raw r join dead_letters d on d.raw_id = r.id where d.stage = 'script'")" \
+	'{ "UserID": "nobody" }' "the raw record is the line as the plugin read it"
 is "$(sqlite3 id.db "select json_extract(payload, '\$.Nick') from records where dedupe_key = 'account:[\"alice\"]'")" \
 	"Alice" "the first staging of a record wins"
 is "$(sqlite3 id.db "select count(*) from checkpoints where done = 1")" 1 "the source is checkpointed as done"
