@@ -15,6 +15,7 @@
 
 #include "imrecord.h"
 #include "imrules.h"
+#include "plan.h"
 #include "script.h"
 #include "secret.h"
 
@@ -330,7 +331,7 @@ static int apply_rules(struct im_job *job, const json_t *rules, char *err, size_
 static int check_target(struct im_job *job, json_t *target, char *err, size_t err_size)
 {
 	static const char *const keys[] = {"endpoint", "sdkappid", "admin",  "key_file", "key",  "ca_file",
-					   "insecure", "timeout_ms", "limits", "rules",    NULL};
+					   "insecure", "timeout_ms", "limits", "rules",    "plan",	 NULL};
 	const char *p = job->path;
 	if (!json_is_object(target))
 		return fail(err, err_size, "%s: target must be a table", p);
@@ -344,8 +345,15 @@ static int check_target(struct im_job *job, json_t *target, char *err, size_t er
 	    want_type(target, "insecure", JSON_TRUE, "true or false", "target.", p, err, err_size) ||
 	    want_type(target, "timeout_ms", JSON_INTEGER, "an integer", "target.", p, err, err_size) ||
 	    want_type(target, "limits", JSON_OBJECT, "a table", "target.", p, err, err_size) ||
-	    want_type(target, "rules", JSON_OBJECT, "a table of rule switches", "target.", p, err, err_size))
+	    want_type(target, "rules", JSON_OBJECT, "a table of rule switches", "target.", p, err, err_size) ||
+	    want_type(target, "plan", JSON_STRING, "a string naming the IM edition", "target.", p, err, err_size))
 		return -1;
+	const char *plan = json_string_value(json_object_get(target, "plan"));
+	if (plan && !im_plan_edition(plan))
+		return fail(err, err_size,
+			    "%s: target.plan: '%.32s' is not an IM edition (free, trial, standard, pro, pro_plus, "
+			    "enterprise, ultimate)",
+			    p, plan);
 	json_t *rules = json_object_get(target, "rules");
 	if (rules && apply_rules(job, rules, err, err_size) < 0)
 		return -1;
@@ -622,6 +630,11 @@ long im_job_target_timeout_ms(const struct im_job *job)
 const json_t *im_job_target_limits(const struct im_job *job)
 {
 	return target_get(job, "limits");
+}
+
+const char *im_job_target_plan(const struct im_job *job)
+{
+	return json_string_value(target_get(job, "plan"));
 }
 
 int im_job_target_key(const struct im_job *job, char **key, size_t *len, char *err, size_t err_size)

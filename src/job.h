@@ -12,7 +12,8 @@
  *     target = { endpoint = "https://adminapisgp.im.qcloud.com", sdkappid = 1400000000,
  *                admin = "administrator", key_file = "im.key", ca_file = nil,
  *                insecure = false, timeout_ms = 10000, limits = { ... },
- *                rules = { ["group-msg-any-elem"] = true } },  -- imrules switches
+ *                rules = { ["group-msg-any-elem"] = true },  -- imrules switches
+                plan = "pro" },  -- the app's IM edition (plan.h), for `plan`/`report`
  *     state = "migration.db",       -- the stage; default "<job name>.db"
  *     kinds = { "account", "c2c_msg" },  -- load only these kinds
  *     sync = { ... },               -- for the sync daemon, passed through
@@ -84,6 +85,12 @@ bool im_job_target_insecure(const struct im_job *job);
 long im_job_target_timeout_ms(const struct im_job *job);
 /* target.limits as given (an object), or NULL. Interpreted by the loader. */
 const json_t *im_job_target_limits(const struct im_job *job);
+
+/* target.plan: the app's IM edition, one plan.h's im_plan_edition() knows
+ * ("free", "trial", "standard", "pro", "pro_plus", "enterprise", "ultimate";
+ * another value fails im_job_load naming target.plan), or NULL when not
+ * given. Owned by the job. */
+const char *im_job_target_plan(const struct im_job *job);
 
 /* Loads the app's secret key: target.key_file, else target.key, else
  * $IMMIGRATE_SECRET_KEY. Returns 0 with a copy the caller releases with

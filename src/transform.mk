@@ -4,8 +4,9 @@
 #
 # libimtransform.la holds the core (the executable and the tests link it);
 # it needs src/libimcore.la (imrules, log, secret) after it on the link line,
-# and extract.c needs the plugin loader (src/libimplugin.la, or plugin.c/host.c
-# in the executable).
+# extract.c needs the plugin loader (src/libimplugin.la, or plugin.c/host.c
+# in the executable), and job.c checks target.plan with plan.c's editions
+# (src/plan.mk's sources in the executable; compiled into test_job below).
 noinst_LTLIBRARIES += src/libimtransform.la
 src_libimtransform_la_SOURCES = \
 	src/stage.c src/stage.h \
@@ -30,7 +31,8 @@ tests_transform_test_script_CFLAGS = $(TRANSFORM_TEST_CFLAGS)
 tests_transform_test_script_LDADD = $(TRANSFORM_TEST_LDADD)
 TESTS += tests/transform/test_script
 check_PROGRAMS += tests/transform/test_job tests/transform/test_stage
-tests_transform_test_job_SOURCES = tests/transform/test_job.c tests/transform/util.h
+tests_transform_test_job_SOURCES = tests/transform/test_job.c tests/transform/util.h \
+	src/plan.c src/plan_check.c src/batch.c src/pace.c
 tests_transform_test_job_CFLAGS = $(TRANSFORM_TEST_CFLAGS)
 tests_transform_test_job_LDADD = $(TRANSFORM_TEST_LDADD)
 tests_transform_test_stage_SOURCES = tests/transform/test_stage.c tests/transform/util.h

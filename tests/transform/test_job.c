@@ -252,6 +252,29 @@ int main(void)
 	ok(!job && strstr(err, "target.rules"), "rules must be a table");
 	im_job_free(job);
 
+	/* target.plan: the app's edition, one plan.h knows. */
+	job = load("return { source = { plugin = 'x' }, target = { plan = 'pro' } }", NULL, 0, err, sizeof err);
+	if (ok(job != NULL, "target.plan = 'pro' loads"))
+		is_str(im_job_target_plan(job), "pro", "im_job_target_plan");
+	else
+		diag("%s", err);
+	im_job_free(job);
+	job = load("return { source = { plugin = 'x' }, target = { } }", NULL, 0, err, sizeof err);
+	ok(job && im_job_target_plan(job) == NULL, "no target.plan: NULL");
+	im_job_free(job);
+	const char *set_plan[] = {"target.plan=free"};
+	job = load("return { source = { plugin = 'x' } }", set_plan, 1, err, sizeof err);
+	ok(job && !strcmp(im_job_target_plan(job), "free"), "--set target.plan=free");
+	im_job_free(job);
+	job = load("return { source = { plugin = 'x' }, target = { plan = 'gold' } }", NULL, 0, err, sizeof err);
+	ok(!job && strstr(err, "target.plan") && strstr(err, "'gold'") && strstr(err, "ultimate"),
+	   "an unknown edition is refused naming the key, the value and the editions");
+	diag("%s", err);
+	im_job_free(job);
+	job = load("return { source = { plugin = 'x' }, target = { plan = 2 } }", NULL, 0, err, sizeof err);
+	ok(!job && strstr(err, "target.plan must be a string"), "target.plan must be a string: %s", err);
+	im_job_free(job);
+
 	scratch_cleanup();
 	return done_testing();
 }
