@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd_common.h"
 #include "commands.h"
 #include "extract.h"
 #include "job.h"
@@ -21,41 +22,21 @@ static void usage(FILE *out)
 int cmd_check(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"set", required_argument, NULL, 's'},
-		{"plugin-dir", required_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		IM_CMD_OPT_SET, IM_CMD_OPT_PLUGIN_DIR, IM_CMD_OPT_HELP, {NULL, 0, NULL, 0},
 	};
-	const char **sets = calloc((size_t)argc, sizeof *sets);
-	size_t nsets = 0;
-	const char *plugin_dir = NULL;
-	int c;
-	if (!sets)
+	struct im_cmd cmd;
+	struct im_job *job;
+	int c, rc;
+	if (im_cmd_init(&cmd, "check", usage, argc) < 0)
 		return IM_EXIT_FATAL;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "s:p:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 's': sets[nsets++] = optarg; break;
-		case 'p': plugin_dir = optarg; break;
-		case 'h': usage(stdout); free(sets); return IM_EXIT_OK;
-		default: usage(stderr); free(sets); return IM_EXIT_USAGE;
-		}
-	}
-	if (optind != argc - 1) {
-		usage(stderr);
-		free(sets);
-		return IM_EXIT_USAGE;
-	}
+	while ((c = getopt_long(argc, argv, "s:p:h", opts, NULL)) != -1)
+		if ((rc = im_cmd_option(&cmd, c, optarg)) != IM_CMD_NEXT)
+			return rc;
+	if ((rc = im_cmd_load_job(&cmd, argc, argv, &job)) != IM_EXIT_OK)
+		return rc;
 	char err[2048];
-	struct im_job *job;
-	if (im_job_load(argv[optind], sets, nsets, &job, err, sizeof err) < 0) {
-		fprintf(stderr, "immigrate check: %s\n", err);
-		free(sets);
-		return IM_EXIT_USAGE;
-	}
-	free(sets);
-	int rc = IM_EXIT_OK;
-	if (im_extract_check(job, plugin_dir, err, sizeof err) < 0) {
+	if (im_extract_check(job, cmd.plugin_dir, err, sizeof err) < 0) {
 		fprintf(stderr, "immigrate check: %s\n", err);
 		rc = IM_EXIT_USAGE;
 	}

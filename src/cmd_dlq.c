@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "classify.h"
+#include "cmd_common.h"
 #include "commands.h"
 #include "extract.h"
 #include "job.h"
@@ -35,8 +36,6 @@ static void usage(FILE *out)
 
 struct dlq_args {
 	const char *action, *job_path, *id, *stage_filter;
-	const char **sets;
-	size_t nsets;
 	bool all, json;
 	long limit;
 	struct im_load_options lo;
@@ -337,16 +336,24 @@ static int dlq_replay(struct im_job *job, struct im_stage *st, const struct dlq_
 	return im_load_run(job, st, &a->lo);
 }
 
-static int parse_args(int argc, char **argv, struct dlq_args *a)
+/* Parses the options (the shared ones into cmd) and the operands ACTION JOB
+ * [ID]. Returns IM_CMD_NEXT when the command goes on, else the exit code, with
+ * cmd released and the reason printed. */
+static int parse_args(int argc, char **argv, struct im_cmd *cmd, struct dlq_args *a)
 {
 	static const struct option opts[] = {
-		{"all", no_argument, NULL, 'a'},	     {"stage", required_argument, NULL, 'S'},
-		{"limit", required_argument, NULL, 'l'},     {"json", no_argument, NULL, 'j'},
-		{"set", required_argument, NULL, 's'},	     {"concurrency", required_argument, NULL, 'c'},
-		{"quiet", no_argument, NULL, 'q'},	     {"log-format", required_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'},	     {NULL, 0, NULL, 0},
+		{"all", no_argument, NULL, 'a'},
+		{"stage", required_argument, NULL, 'S'},
+		{"limit", required_argument, NULL, 'l'},
+		{"json", no_argument, NULL, 'j'},
+		IM_CMD_OPT_SET,
+		{"concurrency", required_argument, NULL, 'c'},
+		{"quiet", no_argument, NULL, 'q'},
+		IM_CMD_OPT_LOG_FORMAT,
+		IM_CMD_OPT_HELP,
+		{NULL, 0, NULL, 0},
 	};
-	int c;
+	int c, rc;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "aS:l:js:c:qf:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -355,78 +362,62 @@ static int parse_args(int argc, char **argv, struct dlq_args *a)
 			if (strcmp(optarg, "parse") && strcmp(optarg, "script") && strcmp(optarg, "validate") &&
 			    strcmp(optarg, "api")) {
 				fprintf(stderr, "immigrate dlq: --stage is parse, script, validate or api\n");
-				return -1;
+				return im_cmd_option(cmd, '?', NULL);
 			}
 			a->stage_filter = optarg;
 			break;
 		case 'l': a->limit = strtol(optarg, NULL, 10); break;
 		case 'j': a->json = true; break;
-		case 's': a->sets[a->nsets++] = optarg; break;
-		case 'c': {
-			char *end;
-			long n = strtol(optarg, &end, 10);
-			if (!*optarg || *end || n < 1 || n > 10000) {
-				fprintf(stderr, "immigrate dlq: --concurrency needs a number from 1 to 10000\n");
-				return -1;
+		case 'c':
+			if (im_cmd_concurrency(cmd, optarg, &a->lo.concurrency) != IM_CMD_NEXT) {
+				usage(stderr);
+				return IM_EXIT_USAGE;
 			}
-			a->lo.concurrency = (int)n;
 			break;
-		}
 		case 'q': a->lo.quiet = true; break;
-		case 'f':
-			if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
-				fprintf(stderr, "immigrate dlq: --log-format is text or json\n");
-				return -1;
-			}
-			a->lo.log_json = !strcmp(optarg, "json");
-			im_log_set_format(a->lo.log_json ? IM_LOG_JSON : IM_LOG_TEXT);
-			break;
-		case 'h': usage(stdout); exit(IM_EXIT_OK);
-		default: return -1;
+		default:
+			rc = im_cmd_option(cmd, c, optarg);
+			if (rc == IM_EXIT_USAGE && c == 'f')
+				usage(stderr);
+			if (rc != IM_CMD_NEXT)
+				return rc;
 		}
 	}
+	a->lo.log_json = cmd->log_json;
 	int rest = argc - optind;
-	if (rest < 2)
-		return -1;
-	a->action = argv[optind];
-	a->job_path = argv[optind + 1];
-	if (strcmp(a->action, "show") == 0) {
-		if (rest != 3)
-			return -1;
-		a->id = argv[optind + 2];
-	} else if ((strcmp(a->action, "list") && strcmp(a->action, "replay")) || rest != 2) {
-		return -1;
+	if (rest >= 2) {
+		a->action = argv[optind];
+		a->job_path = argv[optind + 1];
+		if (strcmp(a->action, "show") == 0 && rest == 3) {
+			a->id = argv[optind + 2];
+			return IM_CMD_NEXT;
+		}
+		if ((strcmp(a->action, "list") == 0 || strcmp(a->action, "replay") == 0) && rest == 2)
+			return IM_CMD_NEXT;
 	}
-	return 0;
+	return im_cmd_option(cmd, '?', NULL);
 }
 
 int cmd_dlq(int argc, char **argv)
 {
 	struct dlq_args a;
+	struct im_cmd cmd;
 	memset(&a, 0, sizeof a);
-	a.sets = calloc((size_t)argc + 1, sizeof *a.sets);
-	if (!a.sets)
+	if (im_cmd_init(&cmd, "dlq", usage, argc) < 0)
 		return IM_EXIT_FATAL;
-	if (parse_args(argc, argv, &a) < 0) {
-		usage(stderr);
-		free(a.sets);
-		return IM_EXIT_USAGE;
-	}
-	char err[1024];
+	/* Failures go to the log, so --log-format json covers them. */
+	cmd.errors_to_log = true;
+	int rc = parse_args(argc, argv, &cmd, &a);
+	if (rc != IM_CMD_NEXT)
+		return rc;
 	struct im_job *job = NULL;
-	if (im_job_load(a.job_path, a.sets, a.nsets, &job, err, sizeof err) < 0) {
-		im_error("%s", err);
-		free(a.sets);
-		return IM_EXIT_USAGE;
-	}
+	if ((rc = im_cmd_load_job_at(&cmd, a.job_path, &job)) != IM_EXIT_OK)
+		return rc;
 	struct im_stage *st = NULL;
-	if (im_stage_open(im_job_state_path(job), &st, err, sizeof err) < 0) {
-		im_error("%s", err);
+	if (im_cmd_open_stage(&cmd, job, &st) != IM_EXIT_OK) {
 		im_job_free(job);
-		free(a.sets);
 		return IM_EXIT_FATAL;
 	}
-	int rc;
 	if (strcmp(a.action, "list") == 0)
 		rc = dlq_list(st, &a);
 	else if (strcmp(a.action, "show") == 0)
@@ -435,6 +426,5 @@ int cmd_dlq(int argc, char **argv)
 		rc = dlq_replay(job, st, &a);
 	im_stage_close(st);
 	im_job_free(job);
-	free(a.sets);
 	return rc;
 }

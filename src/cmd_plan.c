@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cmd_common.h"
 #include "commands.h"
 #include "extract.h"
 #include "job.h"
@@ -120,72 +121,57 @@ static void print_table(const struct im_plan *p, const struct im_plan_warnings *
 int cmd_plan(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"set", required_argument, NULL, 's'},	   {"plugin-dir", required_argument, NULL, 'p'},
-		{"json", no_argument, NULL, 'j'},	   {"sample", required_argument, NULL, 'n'},
-		{"edition", required_argument, NULL, 'e'}, {"rtt", required_argument, NULL, 'r'},
-		{"help", no_argument, NULL, 'h'},	   {NULL, 0, NULL, 0},
+		IM_CMD_OPT_SET,
+		IM_CMD_OPT_PLUGIN_DIR,
+		{"json", no_argument, NULL, 'j'},
+		{"sample", required_argument, NULL, 'n'},
+		{"edition", required_argument, NULL, 'e'},
+		{"rtt", required_argument, NULL, 'r'},
+		IM_CMD_OPT_HELP,
+		{NULL, 0, NULL, 0},
 	};
-	const char **sets = calloc((size_t)argc, sizeof *sets);
-	size_t nsets = 0;
-	const char *plugin_dir = NULL, *edition = NULL;
+	struct im_cmd cmd;
+	struct im_job *job;
+	const char *edition = NULL;
 	int json = 0;
 	uint64_t sample = 0, rtt_ms = 0;
-	int c;
-	if (!sets)
+	int c, rc;
+	if (im_cmd_init(&cmd, "plan", usage, argc) < 0)
 		return IM_EXIT_FATAL;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "s:p:jn:e:r:h", opts, NULL)) != -1) {
+		const char *bad = NULL;
 		switch (c) {
-		case 's': sets[nsets++] = optarg; break;
-		case 'p': plugin_dir = optarg; break;
 		case 'j': json = 1; break;
 		case 'e': edition = optarg; break;
 		case 'n':
-			if (parse_count(optarg, &sample) < 0) {
-				fprintf(stderr, "immigrate plan: --sample needs a positive number of records\n");
-				free(sets);
-				return IM_EXIT_USAGE;
-			}
+			if (parse_count(optarg, &sample) < 0)
+				bad = "--sample needs a positive number of records";
 			break;
 		case 'r':
-			if (parse_count(optarg, &rtt_ms) < 0 || rtt_ms > 60000) {
-				fprintf(stderr, "immigrate plan: --rtt needs milliseconds from 1 to 60000\n");
-				free(sets);
-				return IM_EXIT_USAGE;
-			}
+			if (parse_count(optarg, &rtt_ms) < 0 || rtt_ms > 60000)
+				bad = "--rtt needs milliseconds from 1 to 60000";
 			break;
-		case 'h': usage(stdout); free(sets); return IM_EXIT_OK;
-		default: usage(stderr); free(sets); return IM_EXIT_USAGE;
+		default:
+			if ((rc = im_cmd_option(&cmd, c, optarg)) != IM_CMD_NEXT)
+				return rc;
+		}
+		if (bad) {
+			im_cmd_error(&cmd, "%s", bad);
+			im_cmd_free(&cmd);
+			return IM_EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1) {
-		usage(stderr);
-		free(sets);
-		return IM_EXIT_USAGE;
-	}
+	if ((rc = im_cmd_load_job(&cmd, argc, argv, &job)) != IM_EXIT_OK)
+		return rc;
+	const char *plugin_dir = cmd.plugin_dir;
 	char err[2048];
-	struct im_job *job;
-	int rc = im_job_load(argv[optind], sets, nsets, &job, err, sizeof err);
-	free(sets);
-	if (rc < 0) {
-		fprintf(stderr, "immigrate plan: %s\n", err);
-		return IM_EXIT_USAGE;
-	}
 	struct im_plan_config cfg;
-	im_plan_config_defaults(&cfg);
-	cfg.kinds = im_job_kinds(job);
-	cfg.rtt = (double)rtt_ms / 1000;
-	json_t *target_override = NULL;
-	if (edition)
-		target_override = json_pack("{s:s}", "plan", edition);
-	if (im_plan_config_from_target(&cfg, json_object_get(im_job_json(job), "target"), err, sizeof err) < 0 ||
-	    im_plan_config_from_target(&cfg, target_override, err, sizeof err) < 0) {
-		fprintf(stderr, "immigrate plan: %s%s\n", edition ? "--edition: " : "", err);
-		json_decref(target_override);
+	if (im_cmd_plan_config(&cmd, job, edition, &cfg) != IM_EXIT_OK) {
 		im_job_free(job);
 		return IM_EXIT_USAGE;
 	}
-	json_decref(target_override);
+	cfg.rtt = (double)rtt_ms / 1000;
 
 	int exit_code = IM_EXIT_OK;
 	struct im_stage *st = NULL;
@@ -199,7 +185,7 @@ int cmd_plan(int argc, char **argv)
 		}
 		snprintf(scratch, sizeof scratch, "%s/sample.db", scratch_dir);
 		if (im_stage_open(scratch, &st, err, sizeof err) < 0) {
-			fprintf(stderr, "immigrate plan: %s\n", err);
+			im_cmd_error(&cmd, "%s", err);
 			exit_code = IM_EXIT_FATAL;
 			goto out;
 		}
@@ -210,11 +196,8 @@ int cmd_plan(int argc, char **argv)
 			goto out;
 		}
 	} else {
-		if (im_stage_open(im_job_state_path(job), &st, err, sizeof err) < 0) {
-			fprintf(stderr, "immigrate plan: %s\n", err);
-			exit_code = IM_EXIT_FATAL;
+		if ((exit_code = im_cmd_open_stage(&cmd, job, &st)) != IM_EXIT_OK)
 			goto out;
-		}
 		if ((exit_code = ensure_staged(job, st, plugin_dir)) != 0)
 			goto out;
 	}

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd_common.h"
 #include "commands.h"
 #include "extract.h"
 #include "job.h"
@@ -21,51 +22,37 @@ int cmd_preview(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"limit", required_argument, NULL, 'n'},
-		{"set", required_argument, NULL, 's'},
-		{"plugin-dir", required_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},
+		IM_CMD_OPT_SET,
+		IM_CMD_OPT_PLUGIN_DIR,
+		IM_CMD_OPT_HELP,
 		{NULL, 0, NULL, 0},
 	};
-	const char **sets = calloc((size_t)argc, sizeof *sets);
-	size_t nsets = 0;
-	const char *plugin_dir = NULL;
+	struct im_cmd cmd;
+	struct im_job *job;
 	unsigned long long limit = 10;
 	char *end;
-	int c;
-	if (!sets)
+	int c, rc;
+	if (im_cmd_init(&cmd, "preview", usage, argc) < 0)
 		return IM_EXIT_FATAL;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "n:s:p:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'n':
-			limit = strtoull(optarg, &end, 10);
-			if (!*optarg || *end || optarg[0] == '-') {
-				fprintf(stderr, "immigrate preview: --limit needs a number\n");
-				free(sets);
-				return IM_EXIT_USAGE;
-			}
-			break;
-		case 's': sets[nsets++] = optarg; break;
-		case 'p': plugin_dir = optarg; break;
-		case 'h': usage(stdout); free(sets); return IM_EXIT_OK;
-		default: usage(stderr); free(sets); return IM_EXIT_USAGE;
+		if (c != 'n') {
+			if ((rc = im_cmd_option(&cmd, c, optarg)) != IM_CMD_NEXT)
+				return rc;
+			continue;
+		}
+		limit = strtoull(optarg, &end, 10);
+		if (!*optarg || *end || optarg[0] == '-') {
+			im_cmd_error(&cmd, "--limit needs a number");
+			im_cmd_free(&cmd);
+			return IM_EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1) {
-		usage(stderr);
-		free(sets);
-		return IM_EXIT_USAGE;
-	}
+	if ((rc = im_cmd_load_job(&cmd, argc, argv, &job)) != IM_EXIT_OK)
+		return rc;
 	char err[2048];
-	struct im_job *job;
-	int rc = im_job_load(argv[optind], sets, nsets, &job, err, sizeof err);
-	free(sets);
-	if (rc < 0) {
-		fprintf(stderr, "immigrate preview: %s\n", err);
-		return IM_EXIT_USAGE;
-	}
 	struct im_extract_stats st;
-	rc = im_extract_preview(job, plugin_dir, limit, stdout, &st, err, sizeof err);
+	rc = im_extract_preview(job, cmd.plugin_dir, limit, stdout, &st, err, sizeof err);
 	im_job_free(job);
 	fflush(stdout);
 	if (rc < 0) {

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cmd_common.h"
 #include "commands.h"
 #include "job.h"
 #include "plan.h"
@@ -24,63 +25,44 @@ static void usage(FILE *out)
 int cmd_report(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"set", required_argument, NULL, 's'},	   {"html", required_argument, NULL, 'o'},
-		{"edition", required_argument, NULL, 'e'}, {"help", no_argument, NULL, 'h'},
+		IM_CMD_OPT_SET,
+		{"html", required_argument, NULL, 'o'},
+		{"edition", required_argument, NULL, 'e'},
+		IM_CMD_OPT_HELP,
 		{NULL, 0, NULL, 0},
 	};
-	const char **sets = calloc((size_t)argc, sizeof *sets);
-	size_t nsets = 0;
+	struct im_cmd cmd;
+	struct im_job *job;
 	const char *html = NULL, *edition = NULL;
-	int c;
-	if (!sets)
+	int c, rc;
+	if (im_cmd_init(&cmd, "report", usage, argc) < 0)
 		return IM_EXIT_FATAL;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "s:o:e:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 's': sets[nsets++] = optarg; break;
 		case 'o': html = optarg; break;
 		case 'e': edition = optarg; break;
-		case 'h': usage(stdout); free(sets); return IM_EXIT_OK;
-		default: usage(stderr); free(sets); return IM_EXIT_USAGE;
+		default:
+			if ((rc = im_cmd_option(&cmd, c, optarg)) != IM_CMD_NEXT)
+				return rc;
 		}
 	}
-	if (optind != argc - 1 || !html || !*html) {
+	if (!html || !*html) {
 		usage(stderr);
-		free(sets);
+		im_cmd_free(&cmd);
 		return IM_EXIT_USAGE;
+	}
+	if ((rc = im_cmd_load_job(&cmd, argc, argv, &job)) != IM_EXIT_OK)
+		return rc;
+	struct im_plan_config cfg;
+	struct im_stage *st;
+	if ((rc = im_cmd_plan_config(&cmd, job, edition, &cfg)) != IM_EXIT_OK ||
+	    (rc = im_cmd_need_stage(&cmd, job, "run `immigrate run` or `immigrate plan` first")) != IM_EXIT_OK ||
+	    (rc = im_cmd_open_stage(&cmd, job, &st)) != IM_EXIT_OK) {
+		im_job_free(job);
+		return rc;
 	}
 	char err[2048];
-	struct im_job *job;
-	int rc = im_job_load(argv[optind], sets, nsets, &job, err, sizeof err);
-	free(sets);
-	if (rc < 0) {
-		fprintf(stderr, "immigrate report: %s\n", err);
-		return IM_EXIT_USAGE;
-	}
-	struct im_plan_config cfg;
-	im_plan_config_defaults(&cfg);
-	cfg.kinds = im_job_kinds(job);
-	json_t *override = edition ? json_pack("{s:s}", "plan", edition) : NULL;
-	if (im_plan_config_from_target(&cfg, json_object_get(im_job_json(job), "target"), err, sizeof err) < 0 ||
-	    im_plan_config_from_target(&cfg, override, err, sizeof err) < 0) {
-		fprintf(stderr, "immigrate report: %s\n", err);
-		json_decref(override);
-		im_job_free(job);
-		return IM_EXIT_USAGE;
-	}
-	json_decref(override);
-	if (access(im_job_state_path(job), F_OK) != 0) {
-		fprintf(stderr, "immigrate report: %s: no stage yet (run `immigrate run` or `immigrate plan` first)\n",
-			im_job_state_path(job));
-		im_job_free(job);
-		return IM_EXIT_USAGE;
-	}
-	struct im_stage *st;
-	if (im_stage_open(im_job_state_path(job), &st, err, sizeof err) < 0) {
-		fprintf(stderr, "immigrate report: %s\n", err);
-		im_job_free(job);
-		return IM_EXIT_FATAL;
-	}
 	/* Written beside the target and renamed, so a reader never sees half a file. */
 	size_t tlen = strlen(html) + 8;
 	char *tmp = malloc(tlen);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd_common.h"
 #include "commands.h"
 #include "extract.h"
 #include "job.h"
@@ -71,70 +72,46 @@ static char *stats_json(const struct im_extract_stats *st)
 int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"set", required_argument, NULL, 's'},	      {"plugin-dir", required_argument, NULL, 'p'},
-		{"stage-only", no_argument, NULL, 'S'},	      {"concurrency", required_argument, NULL, 'c'},
-		{"quiet", no_argument, NULL, 'q'},	      {"log-format", required_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0},
+		IM_CMD_OPT_SET,
+		IM_CMD_OPT_PLUGIN_DIR,
+		{"stage-only", no_argument, NULL, 'S'},
+		{"concurrency", required_argument, NULL, 'c'},
+		{"quiet", no_argument, NULL, 'q'},
+		IM_CMD_OPT_LOG_FORMAT,
+		IM_CMD_OPT_HELP,
+		{NULL, 0, NULL, 0},
 	};
-	const char **sets = calloc((size_t)argc, sizeof *sets);
-	size_t nsets = 0;
-	const char *plugin_dir = NULL;
+	struct im_cmd cmd;
+	struct im_job *job;
 	int stage_only = 0;
 	struct im_load_options lo;
 	memset(&lo, 0, sizeof lo);
-	int c;
-	if (!sets)
+	int c, rc;
+	if (im_cmd_init(&cmd, "run", usage, argc) < 0)
 		return IM_EXIT_FATAL;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "s:p:Sc:qf:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 's': sets[nsets++] = optarg; break;
-		case 'p': plugin_dir = optarg; break;
 		case 'S': stage_only = 1; break;
-		case 'c': {
-			char *end;
-			long n = strtol(optarg, &end, 10);
-			if (!*optarg || *end || n < 1 || n > 10000) {
-				fprintf(stderr, "immigrate run: --concurrency needs a number from 1 to 10000\n");
-				free(sets);
-				return IM_EXIT_USAGE;
-			}
-			lo.concurrency = (int)n;
+		case 'c':
+			if ((rc = im_cmd_concurrency(&cmd, optarg, &lo.concurrency)) != IM_CMD_NEXT)
+				return rc;
 			break;
-		}
 		case 'q': lo.quiet = true; break;
-		case 'f':
-			if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
-				fprintf(stderr, "immigrate run: --log-format is text or json\n");
-				free(sets);
-				return IM_EXIT_USAGE;
-			}
-			lo.log_json = !strcmp(optarg, "json");
-			im_log_set_format(lo.log_json ? IM_LOG_JSON : IM_LOG_TEXT);
-			break;
-		case 'h': usage(stdout); free(sets); return IM_EXIT_OK;
-		default: usage(stderr); free(sets); return IM_EXIT_USAGE;
+		default:
+			if ((rc = im_cmd_option(&cmd, c, optarg)) != IM_CMD_NEXT)
+				return rc;
 		}
 	}
-	if (optind != argc - 1) {
-		usage(stderr);
-		free(sets);
-		return IM_EXIT_USAGE;
-	}
-	char err[2048];
-	struct im_job *job;
-	int rc = im_job_load(argv[optind], sets, nsets, &job, err, sizeof err);
-	free(sets);
-	if (rc < 0) {
-		fprintf(stderr, "immigrate run: %s\n", err);
-		return IM_EXIT_USAGE;
-	}
+	lo.log_json = cmd.log_json;
+	if ((rc = im_cmd_load_job(&cmd, argc, argv, &job)) != IM_EXIT_OK)
+		return rc;
 	struct im_stage *stage;
-	if (im_stage_open(im_job_state_path(job), &stage, err, sizeof err) < 0) {
-		fprintf(stderr, "immigrate run: %s\n", err);
+	if (im_cmd_open_stage(&cmd, job, &stage) != IM_EXIT_OK) {
 		im_job_free(job);
 		return IM_EXIT_FATAL;
 	}
+	char err[2048];
 	int64_t run_id = 0;
 	if (im_stage_run_begin(stage, "run", &run_id, err, sizeof err) < 0)
 		im_warn("%s", err);
@@ -146,7 +123,7 @@ int cmd_run(int argc, char **argv)
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
 	struct im_extract_stats st;
-	rc = im_extract_run(job, stage, plugin_dir, &st, err, sizeof err);
+	rc = im_extract_run(job, stage, cmd.plugin_dir, &st, err, sizeof err);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 

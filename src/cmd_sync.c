@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd_common.h"
 #include "commands.h"
 #include "host.h"
 #include "imrecord.h"
@@ -181,17 +182,9 @@ static int start(struct daemon *d, const char *plugin_dir, char *err, size_t err
 		}
 		if (im_job_target_key(d->job, &d->key, &d->key_len, err, err_size) < 0)
 			return IM_EXIT_USAGE;
-		struct im_tim_config tc = {
-			.endpoint = im_job_target_endpoint(d->job),
-			.sdkappid = im_job_target_sdkappid(d->job),
-			.admin = im_job_target_admin(d->job),
-			.key = d->key,
-			.key_len = d->key_len,
-			.ca_file = im_job_target_ca_file(d->job),
-			.insecure = im_job_target_insecure(d->job),
-			.timeout_ms = im_job_target_timeout_ms(d->job),
-			.max_connections = cfg->concurrency,
-		};
+		struct im_tim_config tc;
+		im_cmd_tim_config(d->job, d->key, d->key_len, &tc);
+		tc.max_connections = cfg->concurrency;
 		if (!(d->tim = im_tim_new(&tc, err, err_size)))
 			return IM_EXIT_FATAL;
 	}
@@ -245,51 +238,31 @@ static int start(struct daemon *d, const char *plugin_dir, char *err, size_t err
 int cmd_sync(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"set", required_argument, NULL, 's'},	      {"plugin-dir", required_argument, NULL, 'p'},
-		{"log-format", required_argument, NULL, 'f'}, {"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0},
+		IM_CMD_OPT_SET,
+		IM_CMD_OPT_PLUGIN_DIR,
+		IM_CMD_OPT_LOG_FORMAT,
+		{"verbose", no_argument, NULL, 'v'},
+		IM_CMD_OPT_HELP,
+		{NULL, 0, NULL, 0},
 	};
-	const char **sets = calloc((size_t)argc + 1, sizeof *sets);
-	size_t nsets = 0;
-	const char *plugin_dir = NULL;
-	int c;
-	if (!sets)
+	struct im_cmd cmd;
+	int c, rc;
+	if (im_cmd_init(&cmd, "sync", usage, argc) < 0)
 		return IM_EXIT_FATAL;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "s:p:f:vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 's': sets[nsets++] = optarg; break;
-		case 'p': plugin_dir = optarg; break;
-		case 'f':
-			if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
-				fprintf(stderr, "immigrate sync: --log-format is text or json\n");
-				free(sets);
-				return IM_EXIT_USAGE;
-			}
-			im_log_set_format(strcmp(optarg, "json") == 0 ? IM_LOG_JSON : IM_LOG_TEXT);
-			break;
-		case 'v': im_log_set_level(IM_LOG_DEBUG); break;
-		case 'h': usage(stdout); free(sets); return IM_EXIT_OK;
-		default: usage(stderr); free(sets); return IM_EXIT_USAGE;
-		}
-	}
-	if (optind != argc - 1) {
-		usage(stderr);
-		free(sets);
-		return IM_EXIT_USAGE;
+		if (c == 'v')
+			im_log_set_level(IM_LOG_DEBUG);
+		else if ((rc = im_cmd_option(&cmd, c, optarg)) != IM_CMD_NEXT)
+			return rc;
 	}
 
 	struct daemon d;
 	memset(&d, 0, sizeof d);
+	if ((rc = im_cmd_load_job(&cmd, argc, argv, &d.job)) != IM_EXIT_OK)
+		return rc;
 	pthread_mutex_init(&d.stage_lock, NULL);
 	char err[2048] = "";
-	int rc = im_job_load(argv[optind], sets, nsets, &d.job, err, sizeof err);
-	free(sets);
-	if (rc < 0) {
-		fprintf(stderr, "immigrate sync: %s\n", err);
-		pthread_mutex_destroy(&d.stage_lock);
-		return IM_EXIT_USAGE;
-	}
 	if (im_sync_config_parse(im_job_sync(d.job), im_job_dir(d.job), &d.cfg, err, sizeof err) < 0) {
 		fprintf(stderr, "immigrate sync: %s: %s\n", im_job_path(d.job), err);
 		d.cfg_ok = 1;
@@ -307,7 +280,7 @@ int cmd_sync(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	rc = start(&d, plugin_dir, err, sizeof err);
+	rc = start(&d, cmd.plugin_dir, err, sizeof err);
 	if (rc != IM_EXIT_OK) {
 		fprintf(stderr, "immigrate sync: %s\n", err);
 		teardown(&d);

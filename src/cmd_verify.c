@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cmd_common.h"
 #include "commands.h"
 #include "job.h"
 #include "secret.h"
@@ -74,33 +75,34 @@ static void print_table(const struct im_verify_result *r)
 int cmd_verify(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"set", required_argument, NULL, 's'},	 {"sample", required_argument, NULL, 'n'},
-		{"json", no_argument, NULL, 'j'},	 {"kinds", required_argument, NULL, 'k'},
-		{"max-diffs", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},
+		IM_CMD_OPT_SET,
+		{"sample", required_argument, NULL, 'n'},
+		{"json", no_argument, NULL, 'j'},
+		{"kinds", required_argument, NULL, 'k'},
+		{"max-diffs", required_argument, NULL, 'm'},
+		IM_CMD_OPT_HELP,
 		{NULL, 0, NULL, 0},
 	};
-	const char **sets = calloc((size_t)argc, sizeof *sets);
-	size_t nsets = 0;
-	int json = 0, c;
+	struct im_cmd cmd;
+	struct im_job *job;
+	int json = 0, c, rc;
 	struct im_verify_options vo;
 	memset(&vo, 0, sizeof vo);
 	unsigned kinds = 0;
-	if (!sets)
+	if (im_cmd_init(&cmd, "verify", usage, argc) < 0)
 		return IM_EXIT_FATAL;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "s:n:jk:m:h", opts, NULL)) != -1) {
 		char *end = NULL;
 		long long v;
 		switch (c) {
-		case 's': sets[nsets++] = optarg; break;
 		case 'j': json = 1; break;
 		case 'n':
 		case 'm':
 			v = strtoll(optarg, &end, 10);
 			if (!*optarg || *end || v < 1) {
-				fprintf(stderr, "immigrate verify: --%s needs a positive number\n",
-					c == 'n' ? "sample" : "max-diffs");
-				free(sets);
+				im_cmd_error(&cmd, "--%s needs a positive number", c == 'n' ? "sample" : "max-diffs");
+				im_cmd_free(&cmd);
 				return IM_EXIT_USAGE;
 			}
 			if (c == 'n')
@@ -110,67 +112,46 @@ int cmd_verify(int argc, char **argv)
 			break;
 		case 'k':
 			if (parse_kinds(optarg, &kinds) < 0) {
-				free(sets);
+				im_cmd_free(&cmd);
 				return IM_EXIT_USAGE;
 			}
 			break;
-		case 'h': usage(stdout); free(sets); return IM_EXIT_OK;
-		default: usage(stderr); free(sets); return IM_EXIT_USAGE;
+		default:
+			if ((rc = im_cmd_option(&cmd, c, optarg)) != IM_CMD_NEXT)
+				return rc;
 		}
 	}
-	if (optind != argc - 1) {
-		usage(stderr);
-		free(sets);
+	if ((rc = im_cmd_load_job(&cmd, argc, argv, &job)) != IM_EXIT_OK)
+		return rc;
+	if (!im_job_has_target(job) || !im_job_target_endpoint(job)) {
+		im_cmd_error(&cmd, "%s: the job has no target to read back", im_job_path(job));
+		im_job_free(job);
+		return IM_EXIT_USAGE;
+	}
+	if (im_cmd_need_stage(&cmd, job, "run `immigrate run` first") != IM_EXIT_OK) {
+		im_job_free(job);
 		return IM_EXIT_USAGE;
 	}
 	char err[2048];
-	struct im_job *job;
-	int rc = im_job_load(argv[optind], sets, nsets, &job, err, sizeof err);
-	free(sets);
-	if (rc < 0) {
-		fprintf(stderr, "immigrate verify: %s\n", err);
-		return IM_EXIT_USAGE;
-	}
-	if (!im_job_has_target(job) || !im_job_target_endpoint(job)) {
-		fprintf(stderr, "immigrate verify: %s: the job has no target to read back\n", im_job_path(job));
-		im_job_free(job);
-		return IM_EXIT_USAGE;
-	}
-	if (access(im_job_state_path(job), F_OK) != 0) {
-		fprintf(stderr, "immigrate verify: %s: no stage yet (run `immigrate run` first)\n",
-			im_job_state_path(job));
-		im_job_free(job);
-		return IM_EXIT_USAGE;
-	}
 	char *key = NULL;
 	size_t key_len = 0;
 	if (im_job_target_key(job, &key, &key_len, err, sizeof err) < 0) {
-		fprintf(stderr, "immigrate verify: %s\n", err);
+		im_cmd_error(&cmd, "%s", err);
 		im_job_free(job);
 		return IM_EXIT_USAGE;
 	}
-	struct im_tim_config tc = {
-		.endpoint = im_job_target_endpoint(job),
-		.sdkappid = im_job_target_sdkappid(job),
-		.admin = im_job_target_admin(job),
-		.key = key,
-		.key_len = key_len,
-		.ca_file = im_job_target_ca_file(job),
-		.insecure = im_job_target_insecure(job),
-		.timeout_ms = im_job_target_timeout_ms(job),
-	};
+	struct im_tim_config tc;
+	im_cmd_tim_config(job, key, key_len, &tc);
 	struct im_tim *tim = im_tim_new(&tc, err, sizeof err);
 	struct im_stage *st = NULL;
 	int exit_code = IM_EXIT_FATAL;
 	if (!tim) {
-		fprintf(stderr, "immigrate verify: %s\n", err);
+		im_cmd_error(&cmd, "%s", err);
 		exit_code = IM_EXIT_USAGE;
 		goto out;
 	}
-	if (im_stage_open(im_job_state_path(job), &st, err, sizeof err) < 0) {
-		fprintf(stderr, "immigrate verify: %s\n", err);
+	if (im_cmd_open_stage(&cmd, job, &st) != IM_EXIT_OK)
 		goto out;
-	}
 	vo.limits = im_job_target_limits(job);
 	vo.kinds = kinds ? kinds : im_job_kinds(job);
 	struct im_verify_result res;

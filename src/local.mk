@@ -12,7 +12,8 @@ src_libimcore_la_LIBADD = $(JANSSON_LIBS) $(CRYPTO_LIBS) $(ZLIB_LIBS)
 bin_PROGRAMS += immigrate
 immigrate_SOURCES = \
 	src/main.c src/commands.h \
-	src/cmd_usersig.c
+	src/cmd_usersig.c \
+	src/cmd_common.c src/cmd_common.h
 immigrate_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) $(LUA_CFLAGS) $(SQLITE_CFLAGS) \
 	$(CRYPTO_CFLAGS) $(MHD_CFLAGS) $(ARCHIVE_CFLAGS)
 immigrate_LDADD = src/libimcore.la $(JANSSON_LIBS) $(CURL_LIBS) $(LUA_LIBS) $(SQLITE_LIBS) \

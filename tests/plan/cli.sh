@@ -73,6 +73,12 @@ is "$(jq -r .total_seconds "$TMPD/slow.json")" 8.09 "target.limits.importmsg = 2
 is "$(jq -r .edition "$TMPD/free.json")" free "--edition free"
 is "$(jq -r '[.warnings[] | select(.what | test("7-day history retention"))][0].count' "$TMPD/free.json")" 254 \
 	"a free app: the 254 messages older than its 7-day retention are pointed out"
+"$IMMIGRATE" plan "$JOB" --set target.plan=free --json >"$TMPD/free.json" 2>/dev/null
+is "$(jq -r .edition "$TMPD/free.json")" free "target.plan = \"free\" is the edition without --edition"
+"$IMMIGRATE" plan "$JOB" --set target.plan=free --edition pro --json >"$TMPD/pro.json" 2>/dev/null
+is "$(jq -r .edition "$TMPD/pro.json")" pro "--edition wins over target.plan"
+"$IMMIGRATE" plan "$JOB" --set target.plan=gold 2>"$TMPD/err"; is $? 2 "an unknown target.plan is refused"
+grep -q "target.plan: 'gold' is not an IM edition" "$TMPD/err"; ok $? "naming the key and the value"
 
 # Migrate, then verify: nothing missing.
 "$IMMIGRATE" run "$JOB" --quiet >"$TMPD/run.out" 2>&1
