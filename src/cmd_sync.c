@@ -176,7 +176,8 @@ static int start(struct daemon *d, const char *plugin_dir, char *err, size_t err
 		}
 		if (im_script_open(&sc, &d->map_script, err, err_size) < 0)
 			return IM_EXIT_USAGE;
-		if (!(d->validator = im_validator_new(NULL))) {
+		/* target.rules apply to live records as to the bulk import. */
+		if (!(d->validator = im_validator_new(im_job_rules(d->job)))) {
 			snprintf(err, err_size, "out of memory");
 			return IM_EXIT_FATAL;
 		}

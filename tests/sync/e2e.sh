@@ -34,7 +34,7 @@ return {
   source = { plugin = "webhook", secret_file = "hook.secret", deliver_url = env("OLD_URL") },
   script = env("SYNC_SCRIPT"),
   target = { endpoint = env("IM_ENDPOINT"), sdkappid = 1400000001, admin = "admin", key_file = "im.key",
-             timeout_ms = 3000 },
+             timeout_ms = 3000, rules = { ["msg-max-bytes"] = 2000 } },
   state = "state.db",
   sync = { listen = env("SYNC_LISTEN"), port_file = "sync.port", callback_token_file = "cb.token",
            retry_base_ms = 50, retry_max_ms = 200, history_wait_ms = 100, max_attempts = 1000 },
@@ -257,6 +257,20 @@ ok $? "a script error makes a dead event"
 if [ $HAVE_SQLITE = 1 ]; then
 	is "$(sq "SELECT count(*) FROM dead_letters WHERE stage = 'script' AND reason LIKE '%cannot be mapped%'")" 1 \
 		"with a dead letter in the stage naming the reason"
+else
+	skip "sqlite3 not installed"
+fi
+
+# The job's target.rules apply to live records too: 2,500 bytes of text pass the
+# service's 12,000-byte limit but not this job's msg-max-bytes = 2000.
+dead=$(m_o2n dead)
+long=$(head -c 2500 /dev/zero | tr '\0' x)
+hook "{\"id\":\"m-long\",\"data\":{\"type\":\"message\",\"from\":\"alice\",\"to\":\"bob\",\"text\":\"$long\",\"ts\":1700000030}}" >/dev/null
+wait_for o2n_above dead "$dead"
+ok $? "a message over target.rules' msg-max-bytes makes a dead event"
+if [ $HAVE_SQLITE = 1 ]; then
+	is "$(sq "SELECT count(*) FROM dead_letters WHERE stage = 'validate' AND reason LIKE '%over 2000%'")" 1 \
+		"with a validate dead letter naming the job's limit"
 else
 	skip "sqlite3 not installed"
 fi
