@@ -28,6 +28,8 @@
 
 #include <immigrate/source.h>
 
+#include "lineparse.h"
+
 #define JSONL_VERSION "1.0.0"
 #define DEFAULT_MAX_LINE (1024u * 1024)
 #define MAX_MAX_LINE (64u * 1024 * 1024)
@@ -76,6 +78,7 @@ struct jsonl {
 	char idbuf[32];
 	char raw[RAW_MAX + 8];
 	char error[512];
+	struct jsonl_scratch scratch; /* the fast parser's escape buffer */
 };
 
 static void set_err(char *err, size_t err_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -547,8 +550,12 @@ static void make_record(struct jsonl *j, struct im_record *out, const char *text
 		return;
 	}
 	json_error_t jerr;
-	/* DECODE_ANY: a scalar line gets "not an object", not a parse error. */
-	json_t *v = json_loadb(text, len, JSON_DECODE_ANY, &jerr);
+	/* The fast parser takes the common lines; Jansson the rest, and gives the
+	 * verdict and the message for bad ones. DECODE_ANY: a scalar line gets
+	 * "not an object", not a parse error. */
+	json_t *v = jsonl_parse_object(text, len, &j->scratch);
+	if (!v)
+		v = json_loadb(text, len, JSON_DECODE_ANY, &jerr);
 	if (!v) {
 		bad_record(j, out, text, len, "invalid JSON at column %d: %s", jerr.column, jerr.text);
 		return;
@@ -596,6 +603,7 @@ static void jsonl_close(void *state)
 	free(j->buf);
 	free(j->acc);
 	free(j->origin);
+	jsonl_scratch_free(&j->scratch);
 	free(j);
 }
 
