@@ -185,7 +185,7 @@ static int64_t retry_time(struct loader *L, int attempts)
 }
 
 /* Whether ln may start: its kind-level dependencies have finished (those it has
- * per conversation only need to have started: see conv_deps_open). */
+ * per conversation only need to have started: see conv_dep_open). */
 static bool deps_finished(const struct loader *L, const struct lane *ln)
 {
 	for (int k = 0; k < IM_KIND_COUNT; k++)
