@@ -44,6 +44,22 @@ static int put_string(struct im_jbuf *b, const char *s, size_t n)
 	*p++ = '"';
 	static const char hex[] = "0123456789abcdef";
 	for (size_t i = 0; i < n; i++) {
+		/* Eight bytes at a time while none needs escaping (the usual case):
+		 * a byte is < 0x20, '"' or '\\' exactly when its flag bit is set. */
+		while (i + 8 <= n) {
+			uint64_t w;
+			memcpy(&w, s + i, 8);
+			const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+			uint64_t quote = w ^ (ones * '"'), slash = w ^ (ones * '\\');
+			uint64_t flags = ((w - ones * 0x20) | (quote - ones) | (slash - ones)) & ~w & high;
+			if (flags)
+				break;
+			memcpy(p, s + i, 8);
+			p += 8;
+			i += 8;
+		}
+		if (i >= n)
+			break;
 		unsigned char c = (unsigned char)s[i];
 		if (c >= 0x20 && c != '"' && c != '\\') {
 			*p++ = (char)c;

@@ -4,7 +4,10 @@
  *
  * Output equals json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY [| JSON_SORT_KEYS])
  * for the values the stage holds: strings escaped the same way (", \, control
- * characters; UTF-8 passes through), reals as "%.17g" with ".0" when integral. */
+ * characters; UTF-8 passes through) except that \u escapes use lower-case hex
+ * (\u001f where Jansson writes \u001F: kept, because the derived MsgSeq/MsgRandom
+ * of records already staged hash this text), reals as "%.17g" with ".0" when
+ * integral. */
 #ifndef IMMIGRATE_JSONOUT_H
 #define IMMIGRATE_JSONOUT_H
 
