@@ -90,8 +90,17 @@ static int stage_file(struct im_stage *st, const char *path)
 		json_object_del(r, "kind");
 		json_object_del(r, "_source_id");
 		char *payload = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS);
-		size_t dl = strlen(kind) + strlen(payload) + 2;
-		char *dedupe = malloc(dl);
+		size_t dl = kind && payload ? strlen(kind) + strlen(payload) + 2 : 0;
+		char *dedupe = dl ? malloc(dl) : NULL;
+		if (!dedupe) {
+			fprintf(stderr, "%s:%ld: out of memory\n", path, lineno);
+			free(kind);
+			free(source);
+			free(payload);
+			json_decref(r);
+			rc = -1;
+			continue;
+		}
 		snprintf(dedupe, dl, "%s:%s", kind, payload);
 		int64_t ord;
 		keys(kind, r, conv, sizeof conv, &ord);
