@@ -5,7 +5,10 @@
  *
  * The call under test gets a timeout of five minutes and an alarm of one: a
  * layer that polls before delivering what it already read is killed by SIGALRM
- * and the test fails; one that delivers returns at once. */
+ * and the test fails; one that delivers returns at once.
+ *
+ * Then: replies name the UserSig their request carried, and refusals of one
+ * UserSig by several requests in flight sign one new UserSig, not one each. */
 #include "config.h"
 
 #include <signal.h>
@@ -21,10 +24,15 @@
 
 static int answers;
 static long status;
+static struct im_tim_reply seen[8]; /* copies without the body */
 
 static void on_reply(void *arg, const struct im_tim_reply *reply)
 {
 	(void)arg;
+	if (answers < 8) {
+		seen[answers] = *reply;
+		seen[answers].body = NULL;
+	}
 	answers++;
 	status = reply->http_status;
 }
@@ -69,6 +77,24 @@ int main(int argc, char **argv)
 	is_int(answers, 1, "callback called once");
 	is_int(status, 200, "HTTP 200");
 	is_int((long)im_tim_in_flight(t), 0, "nothing left in flight");
+
+	/* Three requests in flight with one UserSig, all refused (as 70001 answers
+	 * would be): the first refusal signs a new UserSig, the others do not. */
+	answers = 0;
+	uint64_t gen = im_tim_usersig_gen(t);
+	for (int i = 0; i < 3; i++)
+		im_tim_submit(t, "im_open_login_svc", "account_import", body, sizeof body - 1, on_reply, NULL);
+	alarm(60);
+	while (im_tim_in_flight(t) > 0 && im_tim_run(t, 1000) >= 0)
+		;
+	alarm(0);
+	is_int(answers, 3, "three answers");
+	ok(seen[0].usersig_gen == gen && seen[1].usersig_gen == gen && seen[2].usersig_gen == gen,
+	   "each reply names the UserSig its request carried");
+	is_int(im_tim_usersig_rejected(t, &seen[0]), 1, "the first refusal signs a new UserSig");
+	is_int(im_tim_usersig_rejected(t, &seen[1]), 0, "the second finds it signed already");
+	is_int(im_tim_usersig_rejected(t, &seen[2]), 0, "and the third");
+	ok(im_tim_usersig_gen(t) == gen + 1, "one renewal in all");
 	im_tim_free(t);
 	im_secret_free(key, key_len);
 	return done_testing();
