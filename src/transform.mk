@@ -52,3 +52,5 @@ TESTS += tests/transform/resume-state.sh
 EXTRA_DIST += tests/transform/resume-state.sh
 TESTS += tests/transform/rules.sh
 EXTRA_DIST += tests/transform/rules.sh
+TESTS += tests/transform/commands.sh
+EXTRA_DIST += tests/transform/commands.sh
