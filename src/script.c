@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -355,6 +356,24 @@ static json_t *conv_fail(struct conv *c, const char *msg)
 
 static json_t *to_json(lua_State *L, int idx, struct conv *c);
 
+/* im_rules_utf8_valid with a word-at-a-time pass over the ASCII prefix, which
+ * is usually the whole string (ids, keys, most text); Jansson's own check in
+ * json_stringn goes byte by byte through two calls. Same verdicts. */
+static int utf8_ok(const char *s, size_t n)
+{
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, s + i, 8);
+		if (w & 0x8080808080808080ull)
+			break;
+	}
+	for (; i < n; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return im_rules_utf8_valid(s + i, n - i);
+	return 1;
+}
+
 /* 1: array, 0: object, by marker metatable or by shape. */
 static int table_is_array(lua_State *L, int idx, lua_Unsigned *len)
 {
@@ -429,7 +448,7 @@ static json_t *table_to_json(lua_State *L, int idx, struct conv *c)
 			const char *key = lua_tolstring(L, -2, &klen);
 			c->path[d].key = key;
 			c->path[d].len = klen;
-			if (!im_rules_utf8_valid(key, klen)) {
+			if (!utf8_ok(key, klen)) {
 				lua_pop(L, 2);
 				json_decref(out);
 				c->depth = d + 1;
@@ -478,8 +497,10 @@ static json_t *to_json(lua_State *L, int idx, struct conv *c)
 	case LUA_TSTRING: {
 		size_t len;
 		const char *s = lua_tolstring(L, idx, &len);
-		json_t *str = json_stringn(s, len);
-		return str ? str : conv_fail(c, "string is not valid UTF-8");
+		if (!utf8_ok(s, len))
+			return conv_fail(c, "string is not valid UTF-8");
+		json_t *str = json_stringn_nocheck(s, len);
+		return str ? str : conv_fail(c, "out of memory");
 	}
 	case LUA_TTABLE:
 		return table_to_json(L, idx, c);

@@ -133,7 +133,7 @@ static const char *script_text =
 	"  if rec.boom then error('boom') end\n"                          /* 6 */
 	"  if rec.refuse then return nil, 'not this one' end\n"            /* 7 */
 	"  if rec.bad then return 42 end\n"                                /* 8 */
-	"  if rec.badutf then return {kind='account', UserID='\\xff'} end\n" /* 9 */
+	"  if rec.badutf then return {kind='account', UserID=rec.badutf == true and '\\xff' or 'abcdefghijklmnop\\xc3('} end\n" /* 9 */
 	"  if rec.many then\n"                                             /* 10 */
 	"    immigrate.emit({kind='account', UserID='e1'})\n"              /* 11 */
 	"    return {{kind='account', UserID='r1'}, {kind='account', UserID='r2'}}\n"
@@ -197,6 +197,11 @@ static void test_engine(void)
 	is_int(call(s, "{\"bad\":true}", &out, &f), 1, "returning a number dead-letters");
 	is_int(call(s, "{\"badutf\":true}", &out, &f), 1, "invalid UTF-8 in a result dead-letters");
 	ok(strstr(f.reason, "UserID") && strstr(f.reason, "UTF-8"), "naming the field: %s", f.reason);
+	is_int(call(s, "{\"badutf\":2}", &out, &f), 1, "invalid UTF-8 after two words of ASCII dead-letters");
+	is_int(call(s, "{\"id\":\"abcdefghijklmnop\\u00e9\\ud83d\\ude00xyz\"}", &out, &f), 0,
+	       "valid UTF-8 after two words of ASCII maps");
+	is_str(json_string_value(json_object_get(json_array_get(out, 0), "UserID")),
+	       "abcdefghijklmnop\xC3\xA9\xF0\x9F\x98\x80xyz", "and comes back unchanged");
 
 	is_int(call(s, "{\"many\":true}", &out, &f), 0, "emit plus a returned array");
 	is_int(json_array_size(out), 3, "three records");
@@ -215,8 +220,8 @@ static void test_engine(void)
 	ok(json_is_true(json_object_get(e, "opt")), "immigrate.option reads script_options");
 
 	is_int(im_script_finish(s, &out, &f), 0, "finish() runs");
-	is_str(json_string_value(json_object_get(json_array_get(out, 0), "UserID")), "total10",
-	       "finish sees the state map() kept in upvalues");
+	is_str(json_string_value(json_object_get(json_array_get(out, 0), "UserID")), "total12",
+	       "finish sees the state map() kept in upvalues (12 calls of map)");
 	im_script_close(s);
 
 	cfg.path = scratch_file("syntax.lua", "function map(rec)\n  return {\nend\n");
