@@ -37,7 +37,7 @@ int cmd_check(int argc, char **argv)
 		return rc;
 	char err[2048];
 	if (im_extract_check(job, cmd.plugin_dir, err, sizeof err) < 0) {
-		fprintf(stderr, "immigrate check: %s\n", err);
+		im_cmd_error(&cmd, "%s", err);
 		rc = IM_EXIT_USAGE;
 	}
 	const char *key_from = "none";
@@ -50,7 +50,7 @@ int cmd_check(int argc, char **argv)
 			rc = IM_EXIT_USAGE;
 		}
 		if (im_job_target_key(job, &key, &len, err, sizeof err) < 0) {
-			fprintf(stderr, "immigrate check: %s\n", err);
+			im_cmd_error(&cmd, "%s", err);
 			rc = IM_EXIT_USAGE;
 		} else {
 			im_secret_free(key, len);

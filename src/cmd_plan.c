@@ -191,7 +191,7 @@ int cmd_plan(int argc, char **argv)
 		}
 		rc = im_plan_sample(job, plugin_dir, sample, st, &info, err, sizeof err);
 		if (rc < 0) {
-			fprintf(stderr, "immigrate plan: %s\n", err);
+			im_cmd_error(&cmd, "%s", err);
 			exit_code = rc == -2 ? IM_EXIT_USAGE : IM_EXIT_FATAL;
 			goto out;
 		}
@@ -206,7 +206,7 @@ int cmd_plan(int argc, char **argv)
 	struct im_plan_warnings warnings = {0};
 	if (im_plan_count(st, &cfg, IM_PLAN_ALL, work, err, sizeof err) < 0 ||
 	    im_plan_check(st, &cfg, &warnings, err, sizeof err) < 0) {
-		fprintf(stderr, "immigrate plan: %s\n", err);
+		im_cmd_error(&cmd, "%s", err);
 		im_plan_warnings_free(&warnings);
 		exit_code = IM_EXIT_FATAL;
 		goto out;

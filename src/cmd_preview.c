@@ -56,7 +56,7 @@ int cmd_preview(int argc, char **argv)
 	im_job_free(job);
 	fflush(stdout);
 	if (rc < 0) {
-		fprintf(stderr, "immigrate preview: %s\n", err);
+		im_cmd_error(&cmd, "%s", err);
 		return rc == -2 ? IM_EXIT_USAGE : IM_EXIT_FATAL;
 	}
 	uint64_t dead = st.dead_parse + st.dead_script + st.dead_validate, made = 0;

@@ -82,7 +82,7 @@ int cmd_report(int argc, char **argv)
 	if (fclose(out) != 0)
 		bad = 1;
 	if (rc < 0) {
-		fprintf(stderr, "immigrate report: %s\n", err);
+		im_cmd_error(&cmd, "%s", err);
 		unlink(tmp);
 		goto done;
 	}

@@ -129,7 +129,7 @@ int cmd_run(int argc, char **argv)
 
 	int exit_code;
 	if (rc < 0) {
-		fprintf(stderr, "immigrate run: %s\n", err);
+		im_cmd_error(&cmd, "%s", err);
 		exit_code = rc == -2 ? IM_EXIT_USAGE : IM_EXIT_FATAL;
 	} else if (rc == 1) {
 		print_stats(&st, stage);

@@ -283,7 +283,7 @@ int cmd_sync(int argc, char **argv)
 
 	rc = start(&d, cmd.plugin_dir, err, sizeof err);
 	if (rc != IM_EXIT_OK) {
-		fprintf(stderr, "immigrate sync: %s\n", err);
+		im_cmd_error(&cmd, "%s", err);
 		teardown(&d);
 		return rc;
 	}

@@ -157,7 +157,7 @@ int cmd_verify(int argc, char **argv)
 	struct im_verify_result res;
 	rc = im_verify_run(st, tim, &vo, &res, err, sizeof err);
 	if (rc < 0) {
-		fprintf(stderr, "immigrate verify: %s\n", err);
+		im_cmd_error(&cmd, "%s", err);
 		im_verify_result_free(&res);
 		goto out;
 	}
