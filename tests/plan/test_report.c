@@ -55,7 +55,7 @@ int main(void)
 	close(fd);
 	unlink(path);
 	struct im_stage *st;
-	char err[256];
+	char err[256] = "";
 	if (im_stage_open(path, &st, err, sizeof err) < 0) {
 		printf("Bail out! %s\n", err);
 		return 1;
