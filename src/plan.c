@@ -217,12 +217,24 @@ void im_plan_schedule(struct im_plan *p, const struct im_plan_config *c,
 	for (int pass = 0; pass < IM_KIND_COUNT; pass++) {
 		int moved = 0;
 		for (int k = 0; k < IM_KIND_COUNT; k++) {
-			double start = 0;
-			unsigned deps = im_kind_info(k)->deps;
-			for (int d = 0; d < IM_KIND_COUNT; d++)
-				if ((deps & (1u << d)) && d != k && p->slot[d].end > start)
-					start = p->slot[d].end;
+			/* A dependency the sink honours per conversation (conv_deps: a read
+			 * mark waits only for its own conversation's messages) lets the kind
+			 * run alongside it; only its last call must follow that kind's last. */
+			double start = 0, after = 0;
+			const struct im_kind_info *ki = im_kind_info(k);
+			for (int d = 0; d < IM_KIND_COUNT; d++) {
+				if (!(ki->deps & (1u << d)) || d == k)
+					continue;
+				double *bound = ki->conv_deps & (1u << d) ? &after : &start;
+				if (p->slot[d].end > *bound)
+					*bound = p->slot[d].end;
+			}
 			double end = start + p->slot[k].floor;
+			if (p->slot[k].floor > 0 && work[k].calls > 0) {
+				double one_call = p->slot[k].floor / (double)work[k].calls;
+				if (after + one_call > end)
+					end = after + one_call;
+			}
 			if (start != p->slot[k].start || end != p->slot[k].end)
 				moved = 1;
 			p->slot[k].start = start;

@@ -166,31 +166,20 @@ double im_progress_floor(const struct im_progress_kind *k)
 
 double im_progress_total_floor(const struct im_progress_kind *kinds)
 {
-	double end[IM_KIND_COUNT] = {0}, total = 0;
-	/* enum order is a dependency order, so one pass suffices. */
+	/* The plan's schedule, over this run's calls at this run's limits, so that the
+	 * summary's floor is the one `immigrate plan` and the report show. */
+	struct im_plan_config c;
+	struct im_plan_work work[IM_KIND_COUNT];
+	im_plan_config_defaults(&c);
+	memset(work, 0, sizeof work);
 	for (int k = 0; k < IM_KIND_COUNT; k++) {
-		double start = 0, after = 0;
-		const struct im_kind_info *ki = im_kind_info(k);
-		for (int d = 0; d < k; d++) {
-			if (!(ki->deps & (1u << d)))
-				continue;
-			/* A kind waiting per conversation runs alongside; only its last call
-			 * must follow the last conversation's. */
-			if (ki->conv_deps & (1u << d)) {
-				if (end[d] > after)
-					after = end[d];
-			} else if (end[d] > start) {
-				start = end[d];
-			}
-		}
-		double own = kinds[k].selected ? im_progress_floor(&kinds[k]) : 0;
-		end[k] = start + own;
-		if (own > 0 && after + 1.0 / kinds[k].limit > end[k])
-			end[k] = after + 1.0 / kinds[k].limit;
-		if (end[k] > total)
-			total = end[k];
+		if (kinds[k].limit > 0)
+			c.limit[k] = kinds[k].limit;
+		work[k].calls = kinds[k].selected ? (int64_t)kinds[k].calls : 0;
 	}
-	return total;
+	struct im_plan p;
+	im_plan_schedule(&p, &c, work);
+	return p.total;
 }
 
 void im_progress_summary(FILE *out, const struct im_progress_kind *kinds, double wall, bool json)
