@@ -9,8 +9,9 @@
 # text and image builders, accounts emitted on first sight) into a fresh stage,
 # and reports records per CPU second on one core and peak RSS for each N.
 #
-# Comparing two builds on a noisy machine: BASELINE=/path/to/older/immigrate runs
-# it alternately with this build (ROUNDS times, default 2) and prints the CPU time
+# Comparing two builds on a noisy machine: BASELINE=/path/to/older/immigrate
+# (with its own plugins/jsonl/.libs beside it, as in a build tree) runs it
+# alternately with this build (ROUNDS times, default 2) and prints the CPU time
 # ratio new/old per size. CALLGRIND=N (valgrind installed) also counts the
 # instructions per native record over the first N records (repeatable, unlike
 # times); with BASELINE, for both builds.
@@ -20,7 +21,12 @@ build=$(cd "${1:-$top/_build}" && pwd); [ $# -gt 0 ] && shift
 sizes=${*:-"100000 1000000"}
 [ -x "$build/immigrate" ] || { echo "no $build/immigrate: build first" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "needs /usr/bin/time (GNU time)" >&2; exit 1; }
-export IMMIGRATE_PLUGIN_PATH="$build/plugins/jsonl/.libs"
+# Each binary runs with the jsonl plugin of its own build directory (the plugin
+# is part of what is measured); a binary outside a build tree uses this build's.
+plugins_of() {
+	d=$(dirname "$1")/plugins/jsonl/.libs
+	[ -d "$d" ] && echo "$d" || echo "$build/plugins/jsonl/.libs"
+}
 work=$(mktemp -d "${TMPDIR:-/tmp}/immigrate-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 max=0; for n in $sizes; do [ "$n" -gt "$max" ] && max=$n; done
@@ -34,7 +40,7 @@ printf 'return { source = { plugin = "jsonl", path = env("BENCH_INPUT") },\n  sc
 one() {
 	head -n "$2" "$work/all.jsonl" >"$work/in.jsonl"
 	rm -f "$work"/stage.db*
-	BENCH_INPUT="$work/in.jsonl" BENCH_STATE="$work/stage.db" \
+	IMMIGRATE_PLUGIN_PATH=$(plugins_of "$1") BENCH_INPUT="$work/in.jsonl" BENCH_STATE="$work/stage.db" \
 		/usr/bin/time -v -o "$work/time.txt" "$1" run "$work/job.lua" --stage-only \
 		>"$work/run.out" 2>&1 || [ $? -eq 3 ]
 	user=$(sed -n 's/.*User time (seconds): //p' "$work/time.txt")
@@ -66,7 +72,8 @@ if [ -n "${CALLGRIND:-}" ] && command -v valgrind >/dev/null 2>&1; then
 	head -n "$CALLGRIND" "$work/all.jsonl" >"$work/in.jsonl"
 	for b in ${BASELINE:-} "$build/immigrate"; do
 		rm -f "$work"/stage.db*
-		BENCH_INPUT="$work/in.jsonl" BENCH_STATE="$work/stage.db" valgrind --tool=callgrind \
+		IMMIGRATE_PLUGIN_PATH=$(plugins_of "$b") BENCH_INPUT="$work/in.jsonl" BENCH_STATE="$work/stage.db" \
+			valgrind --tool=callgrind \
 			--callgrind-out-file="$work/cg.out" "$b" run "$work/job.lua" --stage-only >"$work/cg.log" 2>&1 || true
 		ir=$(sed -n 's/.*Collected : //p' "$work/cg.log")
 		awk -v b="$b" -v ir="$ir" -v n="$CALLGRIND" 'BEGIN {
