@@ -76,20 +76,94 @@ struct im_sandbox *im_lua_sandbox(lua_State *L)
 	return ud;
 }
 
+/* Freed small blocks kept per class: at most this many each (~1 MB in all). */
+#define FREE_BLOCKS_MAX 512
+
+/* The class of a block of n bytes (n > 0), or -1 when it is not small. A small
+ * block is always malloc'd at its class's full size, so whichever size Lua
+ * later names for it (Lua always passes a block's size back) finds the class. */
+static int size_class(size_t n)
+{
+	return n <= IM_LUA_CLASS_SIZE * IM_LUA_CLASSES ? (int)((n - 1) / IM_LUA_CLASS_SIZE) : -1;
+}
+
+static void *block_get(struct im_sandbox *sb, size_t n)
+{
+	int c = size_class(n);
+	if (c < 0)
+		return malloc(n);
+	struct im_free_block *b = sb->free_blocks[c];
+	if (!b)
+		return malloc((size_t)(c + 1) * IM_LUA_CLASS_SIZE);
+	sb->free_blocks[c] = b->next;
+	sb->free_count[c]--;
+	return b;
+}
+
+static void block_put(struct im_sandbox *sb, void *p, size_t n)
+{
+	int c = size_class(n);
+	if (c < 0 || sb->free_count[c] >= FREE_BLOCKS_MAX) {
+		free(p);
+		return;
+	}
+	struct im_free_block *b = p;
+	b->next = sb->free_blocks[c];
+	sb->free_blocks[c] = b;
+	sb->free_count[c]++;
+}
+
+static void free_blocks_release(struct im_sandbox *sb)
+{
+	for (int c = 0; c < IM_LUA_CLASSES; c++) {
+		while (sb->free_blocks[c]) {
+			struct im_free_block *b = sb->free_blocks[c];
+			sb->free_blocks[c] = b->next;
+			free(b);
+		}
+		sb->free_count[c] = 0;
+	}
+}
+
 /* Counting allocator: refuses growth past the cap, so Lua raises a memory error
- * in the call that asked for it instead of the process running out. */
+ * in the call that asked for it instead of the process running out. The cap
+ * counts what Lua asked for; the per-class free lists are outside it (bounded
+ * by FREE_BLOCKS_MAX). */
 static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
 	struct im_sandbox *sb = ud;
 	size_t old = ptr ? osize : 0;
 	if (nsize == 0) {
-		free(ptr);
+		if (ptr)
+			block_put(sb, ptr, old);
 		sb->used -= old;
 		return NULL;
 	}
 	if (nsize > old && sb->used - old + nsize > sb->limit)
 		return NULL;
-	void *p = realloc(ptr, nsize);
+	void *p;
+	if (!ptr) {
+		p = block_get(sb, nsize);
+	} else {
+		int oc = size_class(old), nc = size_class(nsize);
+		if (oc >= 0 && oc == nc) {
+			p = ptr; /* the block already has room */
+		} else if (oc < 0 && nc < 0) {
+			p = realloc(ptr, nsize);
+		} else {
+			/* Between a small block and another class or a large one: on
+			 * failure the old block stays as it was, as realloc's would. */
+			p = block_get(sb, nsize);
+			if (p) {
+				memcpy(p, ptr, old < nsize ? old : nsize);
+				block_put(sb, ptr, old);
+			} else if (nsize < old) {
+				/* Lua counts on shrinking never failing: keep the bigger
+				 * block, valid for any class up to its size. */
+				p = ptr;
+			}
+		}
+	}
 	if (p)
 		sb->used = sb->used - old + nsize;
 	return p;
@@ -219,12 +293,14 @@ lua_State *im_lua_new(size_t memory_limit, uint64_t instruction_limit)
 	sb->step_limit = instruction_limit ? instruction_limit : IM_SCRIPT_DEFAULT_INSTRUCTIONS;
 	lua_State *L = lua_newstate(sandbox_alloc, sb);
 	if (!L) {
+		free_blocks_release(sb);
 		free(sb);
 		return NULL;
 	}
 	lua_pushcfunction(L, open_sandbox);
 	if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
 		lua_close(L);
+		free_blocks_release(sb);
 		free(sb);
 		return NULL;
 	}
@@ -238,6 +314,7 @@ void im_lua_close(lua_State *L)
 		return;
 	struct im_sandbox *sb = im_lua_sandbox(L);
 	lua_close(L);
+	free_blocks_release(sb);
 	for (size_t i = 0; i < IM_IDMAP_CACHE; i++)
 		free(sb->idmap_cache[i]);
 	free(sb);

@@ -13,6 +13,12 @@ struct im_stage;
 #define IM_IDMAP_CACHE 1024
 
 /* Per-state data, reached through the allocator's userdata (lua_getallocf). */
+#define IM_LUA_CLASS_SIZE 16 /* size classes of small Lua blocks: 16, 32, ... */
+#define IM_LUA_CLASSES 16    /* ... up to 256 bytes */
+struct im_free_block {
+	struct im_free_block *next;
+};
+
 struct im_sandbox {
 	size_t used, limit;        /* bytes allocated / cap */
 	uint64_t steps, step_limit; /* instructions this call / budget */
@@ -22,6 +28,11 @@ struct im_sandbox {
 	struct im_stage *stage;    /* id map target, or NULL */
 	json_t *options;           /* script_options, or NULL */
 	char *idmap_cache[IM_IDMAP_CACHE]; /* ids recently put in the id map */
+	/* Blocks Lua freed, by size class (script.c, sandbox_alloc): a record's
+	 * tables and strings come and go by the dozen, and malloc/free through
+	 * realloc cost more than the Lua work around them. */
+	struct im_free_block *free_blocks[IM_LUA_CLASSES];
+	unsigned free_count[IM_LUA_CLASSES];
 };
 
 /* Registry keys (their addresses) and the immigrate.null sentinel. */

@@ -327,6 +327,23 @@ int main(void)
 		return 99;
 	test_helpers();
 	test_sandbox();
+	/* Blocks of every small size class and beyond, grown, shrunk and reused
+	 * (sandbox_alloc keeps freed small blocks): contents survive every move. */
+	is_int(eval_int("local acc = 0\n"
+			"for round = 1, 20 do\n"
+			"  local t, h = {}, {}\n"
+			"  for i = 1, 300 do t[i] = string.rep(string.char(65 + i % 26), (i * 7) % 300) .. i end\n"
+			"  for i = 1, 300 do h['k' .. i] = t[i] end\n"
+			"  for i = 300, 1, -1 do\n"
+			"    local want = string.rep(string.char(65 + i % 26), (i * 7) % 300) .. i\n"
+			"    if h['k' .. i] ~= want or t[i] ~= want then return -1 end\n"
+			"    t[i] = nil; h['k' .. i] = nil\n"
+			"  end\n"
+			"  h.last = string.rep('z', round * 13)\n"
+			"  acc = acc + #h.last + #t\n"
+			"end\n"
+			"return acc"),
+	       13 * 210, "tables and strings of every size keep their contents through the allocator's reuse");
 	im_lua_close(L);
 	test_engine();
 	test_identity();
