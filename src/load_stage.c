@@ -23,6 +23,35 @@ static char *col_text(sqlite3_stmt *s, int i)
 	return t ? strdup((const char *)t) : NULL;
 }
 
+/* Steps s (bound by the caller) and collects its first column, up to max rows,
+ * as malloc'd strings (NULL values are skipped). Resets s. On success *out owns
+ * the array and its strings; -1 with err naming `what` otherwise. */
+static int read_texts(struct im_stage *st, sqlite3_stmt *s, size_t max, char ***out, size_t *n, const char *what,
+		      char *err, size_t err_size)
+{
+	char **v = calloc(max ? max : 1, sizeof *v);
+	size_t len = 0;
+	int rc = SQLITE_DONE;
+	if (!v) {
+		sqlite3_reset(s);
+		snprintf(err, err_size, "out of memory");
+		return -1;
+	}
+	while (len < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
+		if ((v[len] = col_text(s, 0)))
+			len++;
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		for (size_t i = 0; i < len; i++)
+			free(v[i]);
+		free(v);
+		return fail(st, err, err_size, what);
+	}
+	*out = v;
+	*n = len;
+	return 0;
+}
+
 void load_rows_free(struct load_row *rows, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -124,26 +153,7 @@ int load_stage_next_convs(struct im_stage *st, const char *kind, const char *aft
 	sqlite3_bind_text(s, 1, kind, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, after, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 3, (int64_t)max);
-	char **v = calloc(max ? max : 1, sizeof *v);
-	size_t len = 0;
-	int rc;
-	if (!v) {
-		snprintf(err, err_size, "out of memory");
-		return -1;
-	}
-	while (len < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
-		v[len++] = col_text(s, 0);
-	if (len < max && rc != SQLITE_DONE) {
-		sqlite3_reset(s);
-		for (size_t i = 0; i < len; i++)
-			free(v[i]);
-		free(v);
-		return fail(st, err, err_size, "listing conversations");
-	}
-	sqlite3_reset(s);
-	*convs = v;
-	*n = len;
-	return 0;
+	return read_texts(st, s, max, convs, n, "listing conversations", err, err_size);
 }
 
 int load_stage_biggest_convs(struct im_stage *st, const char *kind, size_t max, char ***convs, size_t *n,
@@ -157,26 +167,7 @@ int load_stage_biggest_convs(struct im_stage *st, const char *kind, size_t max, 
 		return -1;
 	sqlite3_bind_text(s, 1, kind, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, (int64_t)max);
-	char **v = calloc(max ? max : 1, sizeof *v);
-	size_t len = 0;
-	int rc = SQLITE_DONE;
-	if (!v) {
-		sqlite3_reset(s);
-		snprintf(err, err_size, "out of memory");
-		return -1;
-	}
-	while (len < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
-		v[len++] = col_text(s, 0);
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		for (size_t i = 0; i < len; i++)
-			free(v[i]);
-		free(v);
-		return fail(st, err, err_size, "ranking conversations");
-	}
-	*convs = v;
-	*n = len;
-	return 0;
+	return read_texts(st, s, max, convs, n, "ranking conversations", err, err_size);
 }
 
 int load_stage_conv_head(struct im_stage *st, const char *kind, const char *conv, size_t max,
@@ -223,28 +214,7 @@ int load_stage_ready_convs(struct im_stage *st, const char *kind, const char *de
 	sqlite3_bind_text(s, 1, kind, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, dep_kind, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 3, (int64_t)max);
-	char **v = calloc(max ? max : 1, sizeof *v);
-	size_t len = 0;
-	int rc = SQLITE_DONE;
-	if (!v) {
-		sqlite3_reset(s);
-		snprintf(err, err_size, "out of memory");
-		return -1;
-	}
-	while (len < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
-		if ((v[len] = col_text(s, 0)))
-			len++;
-	if (len < max && rc != SQLITE_DONE) {
-		sqlite3_reset(s);
-		for (size_t i = 0; i < len; i++)
-			free(v[i]);
-		free(v);
-		return fail(st, err, err_size, "listing conversations ready for read marks");
-	}
-	sqlite3_reset(s);
-	*convs = v;
-	*n = len;
-	return 0;
+	return read_texts(st, s, max, convs, n, "listing conversations ready for read marks", err, err_size);
 }
 
 int64_t load_stage_remaining(struct im_stage *st, const char *kind)
