@@ -645,6 +645,7 @@ int im_record_prepare(struct im_validator *v, json_t *rec, int64_t seq, struct i
 
 	const char *key;
 	json_t *val;
+	size_t required_seen = 0, required_all = 0;
 	json_object_foreach(rec, key, val) {
 		const struct field *f = find_field(k, key);
 		if (!f)
@@ -652,8 +653,12 @@ int im_record_prepare(struct im_validator *v, json_t *rec, int64_t seq, struct i
 		int rc = check_field(k, f, val, why, why_size);
 		if (rc)
 			return rc;
+		required_seen += f->required; /* keys are unique: each counts once */
 	}
 	for (const struct field *f = fields[k]; f->name; f++)
+		required_all += f->required;
+	/* Look the missing one up only when one is missing. */
+	for (const struct field *f = fields[k]; required_seen < required_all && f->name; f++)
 		if (f->required && !json_object_get(rec, f->name))
 			return invalid(why, why_size, bad_field_code[k], "%s is required", f->name);
 	int rc = check_kind_rules(v, k, rec, why, why_size);
