@@ -53,6 +53,9 @@ int main(void)
 	is_int(prep("{\"kind\":\"account\",\"UserID\":\"a\",\"Nickname\":\"x\"}"), -1, "unknown field");
 	ok(strstr(why, "Nickname") != NULL, "why names the field: %s", why);
 	is_int(prep("{\"kind\":\"account\"}"), 70402, "missing UserID");
+	is_str(why, "UserID is required", "why names the missing field");
+	prep("{\"kind\":\"c2c_msg\",\"From_Account\":\"a\",\"MsgBody\":[{\"MsgType\":\"TIMTextElem\",\"MsgContent\":{\"Text\":\"x\"}}]}");
+	is_str(why, "To_Account is required", "the first missing field in spec order, with others present");
 	is_int(prep("{\"kind\":\"account\",\"UserID\":\"0123456789012345678901234567890123\"}"), 70402,
 	       "UserID over 32 bytes");
 	ok(strstr(why, "32") != NULL, "why: %s", why);
