@@ -129,7 +129,7 @@ if [ -n "$VALGRIND" ]; then
 		--errors-for-leak-kinds=definite,indirect "$EM_READ" -q -e "$MODULE" "$OPTS" >/dev/null 2>"$TMPD/vg"
 	ok $? "valgrind-clean over a whole pull and estimate"
 else
-	skip "valgrind not installed"
+	skip "no valgrind (not installed, or a sanitizer build)"
 fi
 
 # Option errors.

@@ -155,7 +155,7 @@ if [ -n "$VALGRIND" ]; then
 		"$EM_READ" "$MODULE" "{\"history\":\"$FIX/malformed.jsonl\",\"max_line_bytes\":2048}" >/dev/null 2>>"$TMPD/vg"
 	ok $? "valgrind-clean on malformed input"
 else
-	skip "valgrind not installed"; skip "valgrind not installed"
+	skip "no valgrind (not installed, or a sanitizer build)"; skip "valgrind not installed"
 fi
 
 done_testing

@@ -151,6 +151,6 @@ if [ -n "${VALGRIND:-}" ]; then
 		"$DUMP" "{\"path\":[\"$EXPORT\",\"$FIX/broken\",\"$FIX/window2\"]}" >/dev/null 2>"$TMPD/vg"
 	ok $? "valgrind-clean over good and broken input"
 else
-	skip "valgrind not installed"
+	skip "no valgrind (not installed, or a sanitizer build)"
 fi
 done_testing

@@ -95,7 +95,7 @@ if [ -n "${VALGRIND:-}" ]; then
 		"$DUMP" "$OPTS" >/dev/null 2>"$TMPD/vg"
 	ok $? "valgrind-clean over a full pull"
 else
-	skip "valgrind not installed"
+	skip "no valgrind (not installed, or a sanitizer build)"
 fi
 # A channel whose messages fail with 503 (after the host's retries): the run stops
 # with the reason instead of dropping the channel, after what came before it.
