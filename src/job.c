@@ -58,44 +58,11 @@ static int l_env(lua_State *L)
 	return 1;
 }
 
-static char *read_file(const char *path, size_t *len, char *err, size_t err_size)
-{
-	FILE *fp = fopen(path, "rb");
-	if (!fp) {
-		fail(err, err_size, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap);
-	while (buf) {
-		n += fread(buf + n, 1, cap - n, fp);
-		if (n < cap)
-			break;
-		char *bigger = cap < (16u << 20) ? realloc(buf, cap * 2) : NULL;
-		if (!bigger) {
-			free(buf);
-			buf = NULL;
-			break;
-		}
-		buf = bigger;
-		cap *= 2;
-	}
-	int bad = ferror(fp);
-	fclose(fp);
-	if (!buf || bad) {
-		free(buf);
-		fail(err, err_size, "%s: cannot read the job file", path);
-		return NULL;
-	}
-	*len = n;
-	return buf;
-}
-
 /* Runs the job file and converts the table it returns. */
 static json_t *evaluate(const char *path, const char *name, char *err, size_t err_size)
 {
 	size_t len;
-	char *text = read_file(path, &len, err, err_size);
+	char *text = im_lua_read_file(path, &len, err, err_size);
 	if (!text)
 		return NULL;
 	lua_State *L = im_lua_new(JOB_MEMORY, JOB_INSTRUCTIONS);

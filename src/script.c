@@ -932,9 +932,7 @@ int im_script_has_finish(const struct im_script *s)
 	return s->finish_ref != LUA_NOREF;
 }
 
-/* Reads the whole file; a leading "#!" line is blanked (kept as an empty line so
- * line numbers stay right). */
-static char *read_script(const char *path, size_t *len, char *err, size_t err_size)
+char *im_lua_read_file(const char *path, size_t *len, char *err, size_t err_size)
 {
 	FILE *fp = fopen(path, "rb");
 	if (!fp) {
@@ -943,25 +941,25 @@ static char *read_script(const char *path, size_t *len, char *err, size_t err_si
 	}
 	size_t cap = 8192, n = 0;
 	char *buf = malloc(cap);
-	while (buf) {
-		size_t got = fread(buf + n, 1, cap - n, fp);
-		n += got;
+	const char *why = buf ? NULL : "out of memory";
+	while (!why) {
+		n += fread(buf + n, 1, cap - n, fp);
 		if (n < cap)
 			break;
-		char *bigger = realloc(buf, cap * 2);
-		if (!bigger) {
-			free(buf);
-			buf = NULL;
-			break;
+		char *bigger = cap < (16u << 20) ? realloc(buf, cap * 2) : NULL;
+		if (!bigger)
+			why = cap < (16u << 20) ? "out of memory" : "larger than 16 MiB";
+		else {
+			buf = bigger;
+			cap *= 2;
 		}
-		buf = bigger;
-		cap *= 2;
 	}
-	int failed = ferror(fp);
+	if (!why && ferror(fp))
+		why = "read error";
 	fclose(fp);
-	if (!buf || failed) {
+	if (why) {
 		free(buf);
-		snprintf(err, err_size, "%s: %s", path, buf ? "read error" : "out of memory");
+		snprintf(err, err_size, "%s: %s", path, why);
 		return NULL;
 	}
 	if (n >= 2 && buf[0] == '#' && buf[1] == '!')
@@ -1013,7 +1011,7 @@ int im_script_open(const struct im_script_config *cfg, struct im_script **out, c
 	s->kind_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 
 	size_t len;
-	char *text = read_script(cfg->path, &len, err, err_size);
+	char *text = im_lua_read_file(cfg->path, &len, err, err_size);
 	if (!text)
 		goto fail;
 	s->native_identity = len == sizeof identity_lua - 1 && !memcmp(text, identity_lua, len) &&

@@ -109,6 +109,12 @@ lua_State *im_lua_new(size_t memory_limit, uint64_t instruction_limit);
 void im_lua_close(lua_State *L);
 void im_lua_budget_reset(lua_State *L);
 
+/* Reads a Lua source file (a mapping script or a job file) whole, at most
+ * 16 MiB, with a leading "#!" line blanked (kept as an empty line so line
+ * numbers stay right). Returns a malloc'd buffer of *len bytes (not
+ * NUL-terminated) that the caller frees, or NULL with err naming the file. */
+char *im_lua_read_file(const char *path, size_t *len, char *err, size_t err_size);
+
 /* Converts the Lua value at idx to a new JSON value. Never raises a Lua error.
  * Returns NULL with err naming the offending path ("MsgBody[1].MsgContent.Text:
  * invalid UTF-8") on failure. */

@@ -51,6 +51,24 @@ static void finish(struct api_ctx *c, json_t *results, json_t *failed)
 		json_decref(failed);
 }
 
+/* Ends a pair-changing call: the per-item results, and the callback naming the
+ * changed pairs (body gets PairList; both are taken), or nothing when none changed. */
+static int finish_pairs(struct api_ctx *c, json_t *results, json_t *failed, const char *command, json_t *pairs,
+			json_t *body)
+{
+	finish(c, results, failed);
+	if (!json_array_size(pairs) || !body) {
+		json_decref(pairs);
+		json_decref(body);
+		return 0;
+	}
+	if (json_object_set_new(body, "PairList", pairs)) /* releases pairs either way */
+		json_decref(body);
+	else
+		api_callback(c, command, body);
+	return 0;
+}
+
 static bool is_friend(struct api_ctx *c, const char *owner, const char *peer)
 {
 	return db_int(c->sim->db, 0, "SELECT 1 FROM friends WHERE owner = ? AND peer = ?", "ss", owner, peer) == 1;
@@ -205,14 +223,9 @@ int api_friend_add(struct api_ctx *c)
 			json_array_append_new(pairs, json_pack("{s:s, s:s, s:s}", "From_Account", peer, "To_Account",
 							       from, "Initiator_Account", from));
 	}
-	finish(c, results, failed);
-	if (json_array_size(pairs))
-		api_callback(c, "Sns.CallbackFriendAdd",
-			     json_pack("{s:o, s:s, s:s, s:i}", "PairList", pairs, "ClientCmd", "friend_add",
-				       "Admin_Account", c->operator_id, "ForceFlag", force ? 1 : 0));
-	else
-		json_decref(pairs);
-	return 0;
+	return finish_pairs(c, results, failed, "Sns.CallbackFriendAdd", pairs,
+			    json_pack("{s:s, s:s, s:i}", "ClientCmd", "friend_add", "Admin_Account", c->operator_id,
+				      "ForceFlag", force ? 1 : 0));
 }
 
 int api_friend_delete(struct api_ctx *c)
@@ -245,12 +258,7 @@ int api_friend_delete(struct api_ctx *c)
 		}
 		result(results, failed, to, 0, "");
 	}
-	finish(c, results, failed);
-	if (json_array_size(pairs))
-		api_callback(c, "Sns.CallbackFriendDelete", json_pack("{s:o}", "PairList", pairs));
-	else
-		json_decref(pairs);
-	return 0;
+	return finish_pairs(c, results, failed, "Sns.CallbackFriendDelete", pairs, json_object());
 }
 
 int api_black_list_add(struct api_ctx *c)
@@ -290,12 +298,7 @@ int api_black_list_add(struct api_ctx *c)
 		result(results, failed, to, 0, "");
 		json_array_append_new(pairs, json_pack("{s:s, s:s}", "From_Account", from, "To_Account", peer));
 	}
-	finish(c, results, failed);
-	if (json_array_size(pairs))
-		api_callback(c, "Sns.CallbackBlackListAdd", json_pack("{s:o}", "PairList", pairs));
-	else
-		json_decref(pairs);
-	return 0;
+	return finish_pairs(c, results, failed, "Sns.CallbackBlackListAdd", pairs, json_object());
 }
 
 /* black_list_delete: {From_Account, To_Account:[...]}, the inverse of black_list_add. */
@@ -324,12 +327,7 @@ int api_black_list_delete(struct api_ctx *c)
 		result(results, failed, to, 0, "");
 		json_array_append_new(pairs, json_pack("{s:s, s:s}", "From_Account", from, "To_Account", peer));
 	}
-	finish(c, results, failed);
-	if (json_array_size(pairs))
-		api_callback(c, "Sns.CallbackBlackListDelete", json_pack("{s:o}", "PairList", pairs));
-	else
-		json_decref(pairs);
-	return 0;
+	return finish_pairs(c, results, failed, "Sns.CallbackBlackListDelete", pairs, json_object());
 }
 
 /* friend_get pages through From_Account's friends, 100 at a time from StartIndex. */
