@@ -33,6 +33,11 @@ cat >>in.jsonl <<'LINES'
 {"type":"user","id":"deep","d":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}
 {"type":"user","id":"deep63","d":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}
    {"type":"user" , "id" : "spaces" , "name" : "S" }   
+{"type":"user","id":"esc\u0061ped-id","name":"E"}
+{"type":"user","id":1,"name":"D","id":"last-id-wins"}
+{"type":"user","id":"first","name":"D","id":-0}
+{"type":"user","id":1.5,"name":"R"}
+{"type":"user","nested":{"id":"not-top-level"},"name":"N"}
 LINES
 printf '{"type":"user","id":"latin1","name":"caf\351"}\n' >>in.jsonl
 cp "$top_srcdir/tests/transform/chat.lua" chat.lua
@@ -88,6 +93,8 @@ is "$(sqlite3 show-text.db "select count(*) from dead_letters where stage = 'par
 grep -q 'records deep63 {' show-text.dump; ok $? "a value 64 levels deep reaches map()"
 grep -q 'nested deeper than 64' show-text.dump; ok $? "one 65 levels deep fails as it did with Jansson values"
 grep -q 'name=string:second' show-text.dump; ok $? "the last of duplicate keys wins"
+is "$(sqlite3 show-text.db "select group_concat(coalesce(source_id, '-'), ' ') from (select source_id from raw order by id desc limit 5 offset 0) ")" \
+	"- - 0 last-id-wins escaped-id" "source ids (the last five raw rows, newest first) from id_field: escaped, last of duplicates, -0, a real, nested"
 grep -q 'nameKey\|name=string:Key' show-text.dump; ok $? "an escaped key is the key it spells"
 
 # Resuming decodes the stored raw text: killed mid-run and resumed, the stage
