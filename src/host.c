@@ -462,6 +462,7 @@ struct im_host *im_host_new(const struct im_host_config *cfg)
 	c->table.http = host_http;
 	c->table.http_free = host_http_free;
 	c->table.json_parse = host_json_parse;
+	c->table.flags = cfg->text_records == 1 ? IM_HOST_TEXT_RECORDS : 0;
 	return &c->table;
 }
 

@@ -9,6 +9,7 @@
  *   Error messages name the method, scheme, host and path, never the query
  *   string or headers (they may carry tokens).
  * - json_parse: Jansson with a size cap (IM_HOST_JSON_MAX bytes).
+ * - flags: IM_HOST_TEXT_RECORDS when the configuration asks for it.
  * A host is used by one thread at a time. */
 #ifndef IMMIGRATE_HOST_H
 #define IMMIGRATE_HOST_H
@@ -26,6 +27,8 @@ struct im_host_config {
 	long timeout_ms;         /* default per-request timeout; <= 0: 30 s */
 	int max_retries;         /* retries after the first attempt; 0: the default (3), so a
 				  * zeroed config still retries; < 0: none; capped at 10 */
+	int text_records;        /* 1: set IM_HOST_TEXT_RECORDS (the caller handles records that
+				  * come as text alone); anything else: plugins must fill data */
 };
 
 /* Returns a heap struct im_host with ctx set, every call filled in; the caller

@@ -93,7 +93,8 @@ int im_plan_sample(const struct im_job *job, const char *plugin_dir, uint64_t n,
 		info->native++;
 		if (r.error || !r.data)
 			continue; /* a parse dead letter: nothing to plan */
-		struct im_script_input in = {r.stream ? r.stream : "records", r.source_id, r.origin, r.data};
+		struct im_script_input in = {
+			.stream = r.stream ? r.stream : "records", .source_id = r.source_id, .origin = r.origin, .data = r.data};
 		if (im_transform_native(t, &in, 0, NULL, &stats, err, err_size) < 0) {
 			im_stage_rollback(scratch);
 			goto done;

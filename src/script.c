@@ -4,6 +4,7 @@
 
 #include "script.h"
 #include "script_priv.h"
+#include "script_json.h"
 
 #include <errno.h>
 #include <math.h>
@@ -39,6 +40,8 @@ struct im_script {
 	uint64_t calls;
 	int which; /* 0: map, 1: finish, during a call */
 	struct im_script_failure *fail;
+	int bad_input; /* the call's in->text did not decode: input_error says why */
+	char input_error[256];
 	int native_identity; /* the script is the bundled identity.lua, byte for byte */
 };
 
@@ -321,6 +324,9 @@ void im_lua_close(lua_State *L)
 }
 
 /* ---- JSON -> Lua ---- */
+
+/* script_json.c decodes text to what this pushes from a value: one limit. */
+_Static_assert(MAX_DEPTH == IM_LUA_JSON_DEPTH, "push_json and the text decoder must share the depth limit");
 
 static void push_json(lua_State *L, const json_t *v, int depth)
 {
@@ -714,7 +720,13 @@ static int protected_call(lua_State *L)
 	lua_rawgeti(L, LUA_REGISTRYINDEX, s->which ? s->finish_ref : s->map_ref);
 	int nargs = 1;
 	if (!s->which) {
-		push_json(L, s->in->data, 0);
+		if (s->in->data) {
+			push_json(L, s->in->data, 0);
+		} else if (im_lua_decode_json(L, s->in->text, s->in->text_len, s->input_error,
+					      sizeof s->input_error) < 0) {
+			s->bad_input = 1; /* map() never runs on it */
+			return 0;
+		}
 		nargs = 2;
 	}
 	lua_createtable(L, 0, 3);
@@ -784,7 +796,11 @@ static int run_call(struct im_script *s, int which, json_t **records, struct im_
 	int rc = lua_pcall(L, 1, 2, 1);
 	const char *fallback = which ? s->finish_where : s->map_where;
 	int out = 0;
-	if (rc == LUA_OK && lua_gettop(L) == 3 && lua_toboolean(L, 3)) {
+	if (rc == LUA_OK && s->bad_input) {
+		snprintf(f->reason, sizeof f->reason, "invalid JSON at %s", s->input_error);
+		s->bad_input = 0;
+		out = IM_SCRIPT_BAD_INPUT;
+	} else if (rc == LUA_OK && lua_gettop(L) == 3 && lua_toboolean(L, 3)) {
 		/* return nil, reason */
 		snprintf(f->where, sizeof f->where, "%s", fallback);
 		snprintf(f->reason, sizeof f->reason, "%s", lua_tostring(L, 2));
@@ -893,12 +909,28 @@ static int identity_map(struct im_script *s, const struct im_script_input *in)
 	return 1;
 }
 
+/* identity_map for a record given as text: the native path works on a Jansson
+ * value, so the text is parsed for it (what the plugin did before text
+ * records). Returns identity_map's answer; 0 also when the text does not parse
+ * (the Lua path then reports it). */
+static int identity_map_text(struct im_script *s, const struct im_script_input *in)
+{
+	json_t *data = json_loadb(in->text ? in->text : "", in->text_len, JSON_DECODE_ANY, NULL);
+	if (!data)
+		return 0;
+	struct im_script_input parsed = *in;
+	parsed.data = data;
+	int done = identity_map(s, &parsed);
+	json_decref(data);
+	return done;
+}
+
 int im_script_map(struct im_script *s, const struct im_script_input *in, json_t **records,
 		  struct im_script_failure *f)
 {
 	s->in = in;
 	s->calls++;
-	if (s->native_identity && identity_map(s, in)) {
+	if (s->native_identity && (in->data ? identity_map(s, in) : identity_map_text(s, in))) {
 		s->in = NULL;
 		f->where[0] = f->reason[0] = '\0';
 		*records = s->results;

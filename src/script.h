@@ -51,6 +51,11 @@ struct im_script_input {
 	const char *source_id; /* ctx.source_id, may be NULL */
 	const char *origin;    /* ctx.origin, may be NULL */
 	const json_t *data;    /* becomes `rec` */
+	/* When data is NULL: the record as JSON text (text_len bytes, not
+	 * NUL-terminated), decoded straight into `rec` (script_json.h), the same
+	 * table data would give without building it first. */
+	const char *text;
+	size_t text_len;
 };
 
 /* Why a call failed: where is "file.lua:LINE" (the line of the error, or of the
@@ -80,9 +85,15 @@ int im_script_has_finish(const struct im_script *s);
  * steal its items). Returns 1 when the record must be dead-lettered (error(),
  * `return nil, reason`, budget or memory exceeded, a result that is not a
  * record or not convertible to JSON): f says where and why; nothing it emitted
- * is kept. */
+ * is kept. Returns IM_SCRIPT_BAD_INPUT when in->data is NULL and in->text is not
+ * JSON. */
 int im_script_map(struct im_script *s, const struct im_script_input *in, json_t **records,
 		  struct im_script_failure *f);
+/* im_script_map's answer when in->text is not JSON (map() was not called): f->where
+ * is empty, f->reason says what is wrong ("invalid JSON at byte 17: ..."). A
+ * valid text deeper than push_json goes fails like data would (1, the depth
+ * error). */
+#define IM_SCRIPT_BAD_INPUT 2
 
 /* Calls finish(ctx) (ctx.stream is "finish") when defined; same results as
  * im_script_map. With no finish function returns 0 and an empty array. */

@@ -632,7 +632,7 @@ static int prepare_old_to_new(struct im_sync_deliver *d, struct engine *e, const
 	}
 	char origin[64];
 	snprintf(origin, sizeof origin, "webhook:%lld", (long long)row->id);
-	struct im_script_input in = {row->stream, row->event_id, origin, data};
+	struct im_script_input in = {.stream = row->stream, .source_id = row->event_id, .origin = origin, .data = data};
 	struct im_script_failure f;
 	json_t *records = NULL;
 	pthread_mutex_lock(d->p.stage_lock);
@@ -743,7 +743,7 @@ static void process_new_to_old(struct worker *w, const struct im_outbox_row *row
 	}
 	char origin[64];
 	snprintf(origin, sizeof origin, "callback:%lld", (long long)row->id);
-	struct im_script_input in = {row->stream, row->event_id, origin, body};
+	struct im_script_input in = {.stream = row->stream, .source_id = row->event_id, .origin = origin, .data = body};
 	struct im_script_failure f;
 	json_t *events = NULL;
 	pthread_mutex_lock(d->p.stage_lock);

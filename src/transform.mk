@@ -13,6 +13,7 @@ src_libimtransform_la_SOURCES = \
 	src/imrecord.c src/imrecord.h \
 	src/jsonout.c src/jsonout.h \
 	src/script.c src/script.h src/script_priv.h src/script_lib.c \
+	src/script_json.c src/script_json.h \
 	src/job.c src/job.h \
 	src/extract.c src/extract.h
 src_libimtransform_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LUA_CFLAGS) $(SQLITE_CFLAGS) $(CRYPTO_CFLAGS)
@@ -30,6 +31,12 @@ tests_transform_test_script_SOURCES = tests/transform/test_script.c tests/transf
 tests_transform_test_script_CFLAGS = $(TRANSFORM_TEST_CFLAGS)
 tests_transform_test_script_LDADD = $(TRANSFORM_TEST_LDADD)
 TESTS += tests/transform/test_script
+# The JSON text decoder against json_loadb + push_json (corpus and mutations).
+check_PROGRAMS += tests/transform/test_script_json
+tests_transform_test_script_json_SOURCES = tests/transform/test_script_json.c
+tests_transform_test_script_json_CFLAGS = $(TRANSFORM_TEST_CFLAGS)
+tests_transform_test_script_json_LDADD = $(TRANSFORM_TEST_LDADD) $(LUA_LIBS)
+TESTS += tests/transform/test_script_json
 check_PROGRAMS += tests/transform/test_job tests/transform/test_stage
 tests_transform_test_job_SOURCES = tests/transform/test_job.c tests/transform/util.h \
 	src/plan.c src/plan_check.c src/batch.c src/pace.c
@@ -50,6 +57,8 @@ TESTS += tests/transform/run-load.sh
 EXTRA_DIST += tests/transform/run-load.sh
 TESTS += tests/transform/resume-state.sh
 EXTRA_DIST += tests/transform/resume-state.sh
+TESTS += tests/transform/text-records.sh
+EXTRA_DIST += tests/transform/text-records.sh
 TESTS += tests/transform/rules.sh
 EXTRA_DIST += tests/transform/rules.sh
 TESTS += tests/transform/commands.sh

@@ -15,7 +15,8 @@
  * Plugins never link against the executable: everything they need from the runner
  * comes through struct im_host (logging, HTTP with the runner's TLS, retry and rate
  * policy). Records cross the boundary as Jansson objects (the process has one
- * libjansson; plugins link it themselves).
+ * libjansson; plugins link it themselves), or, where the runner says it takes
+ * them (IM_HOST_TEXT_RECORDS), as checked JSON text.
  *
  * Writing one: include <immigrate/source.h>, define the descriptor and the entry
  * function, build a module exporting only the entry symbol, e.g.
@@ -117,7 +118,23 @@ struct im_host {
 	/* Parse JSON text with the runner's limits (depth, size). Returns a new
 	 * reference or NULL with err filled ("line 3 column 7: ..."). */
 	json_t *(*json_parse)(void *ctx, const char *text, size_t len, char *err, size_t err_size);
+
+	/* Appended after the first ABI 1 layout: read only when
+	 * IM_HAS_MEMBER(host, struct im_host, flags); older runners have none. */
+	uint32_t flags; /* IM_HOST_* */
 };
+
+/* The runner takes a good record as text alone: next() may leave out->data
+ * NULL and hand the record in out->text/out->text_len, with out->error NULL.
+ * The text must be exactly one JSON value that the plugin has checked as
+ * thoroughly as parsing it would (syntax, UTF-8 and escapes, numbers within
+ * Jansson's range, size cap, the shape the plugin promises, e.g. an object);
+ * the runner parses it itself, so the plugin need not build a json_t. A plugin
+ * may still set data for any record (it must when it cannot vouch for the
+ * text); bad records stay data NULL + error + raw. Only set where the runner
+ * feeds records to the mapping script (extract run and preview), never where
+ * the caller needs out->data. */
+#define IM_HOST_TEXT_RECORDS 0x01u
 
 /* One record produced by next(). The plugin owns every pointer; they stay valid
  * until the next call to next() or close(). The core takes its own reference to
@@ -125,7 +142,8 @@ struct im_host {
 struct im_record {
 	uint32_t size;         /* set by the caller: sizeof(struct im_record) */
 	const char *stream;    /* one of im_source.streams, e.g. "users", "messages" */
-	json_t *data;          /* the native record; NULL when the record is bad (see error) */
+	json_t *data;          /* the native record; NULL when the record is bad (see error), or
+				* when it comes as text alone (IM_HOST_TEXT_RECORDS) */
 	const char *source_id; /* the old system's id when known (message id, user id), else NULL */
 	const char *origin;    /* where it came from, for humans: "export.jsonl:1234" */
 	const char *raw;       /* the raw text when data is NULL (truncated by the plugin if huge) */
@@ -135,7 +153,8 @@ struct im_record {
 	 * record's JSON text exactly as the plugin read and parsed it into data (not
 	 * NUL-terminated; text_len bytes), so the core stores that as the raw record
 	 * instead of serialising data again. NULL/0 when the plugin has no such text;
-	 * it must parse to a value equal to data. */
+	 * it must parse to a value equal to data. With IM_HOST_TEXT_RECORDS set by the
+	 * host, a good record may come as this text alone, data NULL (see there). */
 	const char *text;
 	size_t text_len;
 };

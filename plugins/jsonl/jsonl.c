@@ -15,7 +15,12 @@
  * file has been read), BYTES the offset in the decompressed stream just after
  * the last record returned and N that record's line number. Names rather than
  * indexes, so a file added to the directory later does not shift the resume
- * point; an integer index is accepted when resuming too. */
+ * point; an integer index is accepted when resuming too.
+ *
+ * Where the runner takes records as text (IM_HOST_TEXT_RECORDS), a line that
+ * linescan.c vouches for is handed over as its text alone, without a json_t;
+ * every other line goes through the parse as before, so bad lines give the
+ * same dead letters either way. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -29,6 +34,7 @@
 #include <immigrate/source.h>
 
 #include "lineparse.h"
+#include "linescan.h"
 
 #define JSONL_VERSION "1.0.0"
 #define DEFAULT_MAX_LINE (1024u * 1024)
@@ -46,6 +52,7 @@ static const char *const jsonl_streams[] = {"records", NULL};
 
 struct jsonl {
 	const struct im_host *host;
+	int text_records; /* the host takes good records as text alone */
 	/* options */
 	char *path;
 	size_t max_line;
@@ -75,7 +82,11 @@ struct jsonl {
 	json_t *data;
 	char *origin;
 	size_t origin_cap;
+	const char *origin_file; /* the file origin's prefix was made for, NULL: none */
+	size_t origin_prefix;    /* strlen("FILE:") */
 	char idbuf[32];
+	char *idtext; /* the source id of a text record (NUL-terminated copy) */
+	size_t idtext_cap;
 	char raw[RAW_MAX + 8];
 	char error[512];
 	struct jsonl_scratch scratch; /* the fast parser's escape buffer */
@@ -256,23 +267,40 @@ static void close_file(struct jsonl *j)
 	j->gz = NULL;
 	free(j->display);
 	j->display = NULL;
+	j->origin_file = NULL; /* the next file's name may reuse the address */
 	j->buf_len = j->buf_pos = 0;
 	j->eof = 0;
 	j->acc_len = 0;
 	j->line_total = 0;
 }
 
+/* "FILE:LINE". Every record needs one, so "FILE:" is kept while the file stays
+ * the same (close_file forgets it) and only the number is written. */
 static int set_origin(struct jsonl *j, const char *file, uint64_t line)
 {
-	size_t need = strlen(file) + 24;
-	if (need > j->origin_cap) {
-		char *grown = realloc(j->origin, need);
-		if (!grown)
-			return -1;
-		j->origin = grown;
-		j->origin_cap = need;
+	if (file != j->origin_file) {
+		size_t n = strlen(file), need = n + 24;
+		if (need > j->origin_cap) {
+			char *grown = realloc(j->origin, need);
+			if (!grown)
+				return -1;
+			j->origin = grown;
+			j->origin_cap = need;
+		}
+		memcpy(j->origin, file, n);
+		j->origin[n] = ':';
+		j->origin_prefix = n + 1;
+		j->origin_file = file;
 	}
-	snprintf(j->origin, j->origin_cap, "%s:%llu", file, (unsigned long long)line);
+	char digits[24];
+	int k = 0;
+	do
+		digits[k++] = (char)('0' + line % 10);
+	while ((line /= 10));
+	char *o = j->origin + j->origin_prefix;
+	while (k)
+		*o++ = digits[--k];
+	*o = '\0';
 	return 0;
 }
 
@@ -536,6 +564,34 @@ static void bad_record(struct jsonl *j, struct im_record *out, const char *text,
 	out->error = j->error;
 }
 
+/* A line the scan vouched for, as text alone. Returns 0, or -1 when the id
+ * cannot be copied (the caller then takes the parse path). */
+static int text_record(struct jsonl *j, struct im_record *out, const char *text, size_t len,
+		       const struct jsonl_scan_id *id)
+{
+	if (id->text) {
+		if (id->len + 1 > j->idtext_cap) {
+			size_t cap = j->idtext_cap ? j->idtext_cap : 64;
+			while (cap < id->len + 1)
+				cap *= 2;
+			char *grown = realloc(j->idtext, cap);
+			if (!grown)
+				return -1;
+			j->idtext = grown;
+			j->idtext_cap = cap;
+		}
+		memcpy(j->idtext, id->text, id->len);
+		j->idtext[id->len] = '\0';
+		out->source_id = j->idtext;
+	}
+	out->data = NULL;
+	out->raw = NULL;
+	out->error = NULL;
+	out->text = text;
+	out->text_len = len;
+	return 0;
+}
+
 /* Turns one non-blank line into *out (good or bad). */
 static void make_record(struct jsonl *j, struct im_record *out, const char *text, size_t len, uint64_t total)
 {
@@ -549,6 +605,10 @@ static void make_record(struct jsonl *j, struct im_record *out, const char *text
 		bad_record(j, out, text, len, "invalid UTF-8 at byte %lld", bad + 1);
 		return;
 	}
+	struct jsonl_scan_id scanned_id;
+	if (j->text_records && IM_HAS_MEMBER(out, struct im_record, text_len) &&
+	    jsonl_scan_object(text, len, j->id_field, &scanned_id) && text_record(j, out, text, len, &scanned_id) == 0)
+		return;
 	json_error_t jerr;
 	/* The fast parser takes the common lines; Jansson the rest, and gives the
 	 * verdict and the message for bad ones. DECODE_ANY: a scalar line gets
@@ -603,6 +663,7 @@ static void jsonl_close(void *state)
 	free(j->buf);
 	free(j->acc);
 	free(j->origin);
+	free(j->idtext);
 	jsonl_scratch_free(&j->scratch);
 	free(j);
 }
@@ -660,6 +721,7 @@ static int jsonl_open(const struct im_host *host, const json_t *options, const c
 		return IM_SOURCE_ERROR;
 	}
 	j->host = host;
+	j->text_records = host && IM_HAS_MEMBER(host, struct im_host, flags) && (host->flags & IM_HOST_TEXT_RECORDS);
 	if (parse_options(j, options, err, err_size) < 0 || list_files(j, err, err_size) < 0)
 		goto fail;
 	if (!(j->buf = malloc(READ_BUF_SIZE))) {

@@ -1,7 +1,8 @@
 # plugins/jsonl: the JSON Lines source (plain, gzip, directories).
 if BUILD_PLUGIN_JSONL
 pkglib_LTLIBRARIES += plugins/jsonl/jsonl.la
-plugins_jsonl_jsonl_la_SOURCES = plugins/jsonl/jsonl.c plugins/jsonl/lineparse.c plugins/jsonl/lineparse.h
+plugins_jsonl_jsonl_la_SOURCES = plugins/jsonl/jsonl.c plugins/jsonl/lineparse.c plugins/jsonl/lineparse.h \
+	plugins/jsonl/linescan.c plugins/jsonl/linescan.h
 plugins_jsonl_jsonl_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(ZLIB_CFLAGS)
 # -module spelled out: automake checks for it literally to allow a non-lib name.
 plugins_jsonl_jsonl_la_LDFLAGS = -module $(AM_LDFLAGS) $(PLUGIN_LDFLAGS)

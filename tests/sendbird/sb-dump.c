@@ -112,7 +112,7 @@ static json_t *host_json_parse(void *ctx, const char *text, size_t len, char *er
 int main(int argc, char **argv)
 {
 	struct im_host host = {sizeof(host), IMMIGRATE_SOURCE_ABI, NULL, host_log, host_http, host_http_free,
-			       host_json_parse};
+			       host_json_parse, 0 /* flags: this dump wants data */};
 	const struct im_source *src = IMMIGRATE_SOURCE_ENTRY();
 	const char *ckpt = NULL, *ckpt_out = NULL, *opts_text = NULL;
 	long limit = -1, n = 0;
