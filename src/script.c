@@ -360,7 +360,7 @@ void im_lua_close(lua_State *L)
 	struct im_sandbox *sb = im_lua_sandbox(L);
 	lua_close(L);
 	free_blocks_release(sb);
-	im_lua_id_cache_free(sb->ids);
+	im_lua_lib_free(sb->lib);
 	free(sb);
 }
 

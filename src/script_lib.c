@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include <lauxlib.h>
+#include <openssl/evp.h>
 
 #include "imrecord.h"
 #include "log.h"
@@ -220,17 +221,58 @@ struct id_entry {
 	char out[IM_GROUPID_MAX + 1];
 };
 
-struct im_id_cache {
-	struct id_entry slot[ID_CACHE_SLOTS];
+/* A state's helper caches, each made on first use. */
+struct im_lib {
+	struct id_entry *ids; /* ID_CACHE_SLOTS of them */
+	/* SHA-256 for UUIDs from URLs: fetched once, where EVP_Digest looks the
+	 * algorithm up and makes a context on every call. */
+	EVP_MD *sha256;
+	EVP_MD_CTX *md_ctx;
 };
 
-void im_lua_id_cache_free(struct im_id_cache *c)
+void im_lua_lib_free(struct im_lib *lib)
 {
-	if (!c)
+	if (!lib)
 		return;
-	for (size_t i = 0; i < ID_CACHE_SLOTS; i++)
-		free(c->slot[i].long_text);
-	free(c);
+	if (lib->ids)
+		for (size_t i = 0; i < ID_CACHE_SLOTS; i++)
+			free(lib->ids[i].long_text);
+	free(lib->ids);
+	EVP_MD_CTX_free(lib->md_ctx);
+	EVP_MD_free(lib->sha256);
+	free(lib);
+}
+
+/* NULL when out of memory: the callers then work uncached. */
+static struct im_lib *lib_of(lua_State *L)
+{
+	struct im_sandbox *sb = im_lua_sandbox(L);
+	if (!sb->lib)
+		sb->lib = calloc(1, sizeof *sb->lib);
+	return sb->lib;
+}
+
+/* im_hash_hex(s, len, hex, 32) with the state's SHA-256 context. */
+static int url_hash_hex(lua_State *L, const char *s, size_t len, char hex[33])
+{
+	struct im_lib *lib = lib_of(L);
+	if (lib && !lib->sha256 && (lib->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) &&
+	    !(lib->md_ctx = EVP_MD_CTX_new())) {
+		EVP_MD_free(lib->sha256);
+		lib->sha256 = NULL;
+	}
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	if (!lib || !lib->sha256 || !EVP_DigestInit_ex2(lib->md_ctx, lib->sha256, NULL) ||
+	    !EVP_DigestUpdate(lib->md_ctx, s, len) || !EVP_DigestFinal_ex(lib->md_ctx, md, &n) || n < 16)
+		return im_hash_hex(s, len, hex, 32);
+	static const char digits[] = "0123456789abcdef";
+	for (int i = 0; i < 16; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 0xF];
+	}
+	hex[32] = '\0';
+	return 0;
 }
 
 /* Eight bytes at a time: ids are short, and im_id32's byte loop would cost
@@ -288,10 +330,11 @@ static int sanitize_id(lua_State *L, int group)
 	size_t len;
 	const char *s = luaL_checklstring(L, 1, &len);
 	struct im_sandbox *sb = im_lua_sandbox(L);
-	if (!sb->ids)
-		sb->ids = calloc(1, sizeof *sb->ids); /* NULL: work uncached */
+	struct im_lib *lib = lib_of(L);
+	if (lib && !lib->ids)
+		lib->ids = calloc(ID_CACHE_SLOTS, sizeof *lib->ids);
 	uint64_t h = id_hash(s, len, group);
-	struct id_entry *e = sb->ids ? &sb->ids->slot[h % ID_CACHE_SLOTS] : NULL;
+	struct id_entry *e = lib && lib->ids ? &lib->ids[h % ID_CACHE_SLOTS] : NULL;
 	if (e && id_entry_is(e, h, group, s, len)) {
 		if (e->state == ID_KEPT) {
 			lua_settop(L, 1);
@@ -477,7 +520,7 @@ static void put_uuid(lua_State *L, const char *fn, enum bstr uuid_key, int url, 
 	size_t len;
 	const char *s = lua_tolstring(L, url, &len);
 	char hex[33];
-	if (!s || im_hash_hex(s, len, hex, 32) < 0)
+	if (!s || url_hash_hex(L, s, len, hex) < 0)
 		luaL_error(L, "immigrate.%s: cannot derive a UUID from %s", fn, bstr_text[url_key]);
 	push_bstr(L, to);
 	lua_pushlstring(L, hex, 32);

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct im_id_cache;
+struct im_lib;
 struct im_script;
 struct im_stage;
 
@@ -26,7 +26,7 @@ struct im_sandbox {
 	struct im_script *script;  /* NULL in job files */
 	struct im_stage *stage;    /* id map target, or NULL */
 	json_t *options;           /* script_options, or NULL */
-	struct im_id_cache *ids;   /* ids already sanitised (script_lib.c), made on first use */
+	struct im_lib *lib;        /* the helpers' caches (script_lib.c), made on first use */
 	/* Blocks Lua freed, by size class (script.c, sandbox_alloc): a record's
 	 * tables and strings come and go by the dozen, and malloc/free through
 	 * realloc cost more than the Lua work around them. */
@@ -46,8 +46,8 @@ extern char im_lua_object_key;
 struct im_sandbox *im_lua_sandbox(lua_State *L);
 struct im_script *im_lua_script(lua_State *L);
 
-/* Frees a state's id cache (script_lib.c). NULL is fine. */
-void im_lua_id_cache_free(struct im_id_cache *c);
+/* Frees a state's helper caches (script_lib.c). NULL is fine. */
+void im_lua_lib_free(struct im_lib *lib);
 
 /* Pushes the `immigrate` module table. */
 void im_lua_open_module(lua_State *L);
