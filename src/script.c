@@ -768,14 +768,16 @@ static void push_ctx(lua_State *L, struct im_script *s)
 		}
 		lua_rawset(L, ctx);
 	}
+	/* New text every record, usually in the same buffer: lua_pushstring's
+	 * cache (by address) would only miss. */
 	if (!s->which && s->in->source_id) {
 		lua_rawgeti(L, keys, CTX_SOURCE_ID);
-		lua_pushstring(L, s->in->source_id);
+		lua_pushlstring(L, s->in->source_id, strlen(s->in->source_id));
 		lua_rawset(L, ctx);
 	}
 	if (!s->which && s->in->origin) {
 		lua_rawgeti(L, keys, CTX_ORIGIN);
-		lua_pushstring(L, s->in->origin);
+		lua_pushlstring(L, s->in->origin, strlen(s->in->origin));
 		lua_rawset(L, ctx);
 	}
 	lua_settop(L, ctx);

@@ -244,9 +244,8 @@ void im_lua_lib_free(struct im_lib *lib)
 }
 
 /* NULL when out of memory: the callers then work uncached. */
-static struct im_lib *lib_of(lua_State *L)
+static struct im_lib *lib_of(struct im_sandbox *sb)
 {
-	struct im_sandbox *sb = im_lua_sandbox(L);
 	if (!sb->lib)
 		sb->lib = calloc(1, sizeof *sb->lib);
 	return sb->lib;
@@ -255,7 +254,7 @@ static struct im_lib *lib_of(lua_State *L)
 /* im_hash_hex(s, len, hex, 32) with the state's SHA-256 context. */
 static int url_hash_hex(lua_State *L, const char *s, size_t len, char hex[33])
 {
-	struct im_lib *lib = lib_of(L);
+	struct im_lib *lib = lib_of(im_lua_sandbox(L));
 	if (lib && !lib->sha256 && (lib->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) &&
 	    !(lib->md_ctx = EVP_MD_CTX_new())) {
 		EVP_MD_free(lib->sha256);
@@ -330,7 +329,7 @@ static int sanitize_id(lua_State *L, int group)
 	size_t len;
 	const char *s = luaL_checklstring(L, 1, &len);
 	struct im_sandbox *sb = im_lua_sandbox(L);
-	struct im_lib *lib = lib_of(L);
+	struct im_lib *lib = lib_of(sb);
 	if (lib && !lib->ids)
 		lib->ids = calloc(ID_CACHE_SLOTS, sizeof *lib->ids);
 	uint64_t h = id_hash(s, len, group);
@@ -442,10 +441,9 @@ static void new_elem(lua_State *L, enum bstr type, int fields)
 	push_bstr(L, S_MsgType);
 	push_bstr(L, type);
 	lua_rawset(L, ELEM);
-	push_bstr(L, S_MsgContent);
 	lua_createtable(L, 0, fields);
-	lua_pushvalue(L, -1);
-	lua_insert(L, -3);
+	push_bstr(L, S_MsgContent);
+	lua_pushvalue(L, CONTENT);
 	lua_rawset(L, ELEM);
 }
 
@@ -475,9 +473,12 @@ static int string_arg(lua_State *L, const char *fn, enum bstr from, int required
 /* Copies args[from] to content[to] as a string. Returns 1 when copied. */
 static int put_string(lua_State *L, const char *fn, enum bstr from, enum bstr to, int required)
 {
-	if (!string_arg(L, fn, from, required))
+	push_bstr(L, to);
+	if (!string_arg(L, fn, from, required)) {
+		lua_pop(L, 1);
 		return 0;
-	set_content(L, to);
+	}
+	lua_rawset(L, CONTENT);
 	return 1;
 }
 
@@ -507,8 +508,11 @@ static int number_arg(lua_State *L, const char *fn, enum bstr from, int required
 /* Copies args[from] to content[to] as a number. */
 static void put_number(lua_State *L, const char *fn, enum bstr from, enum bstr to, int required)
 {
+	push_bstr(L, to);
 	if (number_arg(L, fn, from, required))
-		set_content(L, to);
+		lua_rawset(L, CONTENT);
+	else
+		lua_pop(L, 1);
 }
 
 /* content[to] = args[uuid_key] when given, else a hash of the URL at stack
