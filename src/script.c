@@ -753,7 +753,8 @@ enum { CTX_STREAM = 1, CTX_SOURCE_ID, CTX_ORIGIN, CTX_LAST_STREAM };
 static void push_ctx(lua_State *L, struct im_script *s)
 {
 	const char *stream = s->which ? "finish" : s->in->stream;
-	lua_createtable(L, 0, 3);
+	const char *source_id = s->which ? NULL : s->in->source_id, *origin = s->which ? NULL : s->in->origin;
+	lua_createtable(L, 0, !!stream + !!source_id + !!origin);
 	int ctx = lua_gettop(L), keys = ctx + 1;
 	lua_rawgeti(L, LUA_REGISTRYINDEX, s->ctx_ref);
 	if (stream) {
@@ -770,14 +771,14 @@ static void push_ctx(lua_State *L, struct im_script *s)
 	}
 	/* New text every record, usually in the same buffer: lua_pushstring's
 	 * cache (by address) would only miss. */
-	if (!s->which && s->in->source_id) {
+	if (source_id) {
 		lua_rawgeti(L, keys, CTX_SOURCE_ID);
-		lua_pushlstring(L, s->in->source_id, strlen(s->in->source_id));
+		lua_pushlstring(L, source_id, strlen(source_id));
 		lua_rawset(L, ctx);
 	}
-	if (!s->which && s->in->origin) {
+	if (origin) {
 		lua_rawgeti(L, keys, CTX_ORIGIN);
-		lua_pushlstring(L, s->in->origin, strlen(s->in->origin));
+		lua_pushlstring(L, origin, strlen(origin));
 		lua_rawset(L, ctx);
 	}
 	lua_settop(L, ctx);
