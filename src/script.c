@@ -19,7 +19,10 @@
 #include "log.h"
 
 /* The count hook runs every HOOK_EVERY VM instructions: often enough that a
- * runaway loop stops promptly, rarely enough to cost nothing measurable. */
+ * runaway loop stops promptly, rarely enough that budget_hook itself costs
+ * little (tens of instructions a record). What a count hook does cost is that
+ * Lua checks the count on every VM instruction, whatever the period (some 30
+ * machine instructions each): the price of a deterministic budget. */
 #define HOOK_EVERY 1000
 #define MAX_DEPTH 64
 
