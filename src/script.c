@@ -20,7 +20,10 @@
 #include "log.h"
 
 /* The count hook runs every HOOK_EVERY VM instructions: often enough that a
- * runaway loop stops promptly, rarely enough to cost nothing measurable. */
+ * runaway loop stops promptly, rarely enough that budget_hook itself costs
+ * little (tens of instructions a record). What a count hook does cost is that
+ * Lua checks the count on every VM instruction, whatever the period (some 30
+ * machine instructions each): the price of a deterministic budget. */
 #define HOOK_EVERY 1000
 #define MAX_DEPTH 64
 
@@ -32,6 +35,7 @@ struct im_script {
 	lua_State *L;
 	char *path;
 	int map_ref, finish_ref, emit_ref, kind_ref;
+	int ctx_ref; /* ctx's keys and the last stream name, interned (push_ctx) */
 	int n_emitted;
 	char map_where[192];
 	char finish_where[192];
@@ -79,15 +83,22 @@ struct im_sandbox *im_lua_sandbox(lua_State *L)
 	return ud;
 }
 
-/* Freed small blocks kept per class: at most this many each (~1 MB in all). */
-#define FREE_BLOCKS_MAX 512
+/* Bytes of freed small blocks kept on the lists, all classes together: room
+ * for what one GC cycle frees with the pause gc_pace allows (GC_ROOM). */
+#define FREE_BYTES_MAX (1u << 20)
+#define SMALL_MAX (IM_LUA_CLASS_SIZE * IM_LUA_CLASSES)
 
 /* The class of a block of n bytes (n > 0), or -1 when it is not small. A small
  * block is always malloc'd at its class's full size, so whichever size Lua
  * later names for it (Lua always passes a block's size back) finds the class. */
 static int size_class(size_t n)
 {
-	return n <= IM_LUA_CLASS_SIZE * IM_LUA_CLASSES ? (int)((n - 1) / IM_LUA_CLASS_SIZE) : -1;
+	return n <= SMALL_MAX ? (int)((n - 1) / IM_LUA_CLASS_SIZE) : -1;
+}
+
+static size_t class_bytes(int c)
+{
+	return (size_t)(c + 1) * IM_LUA_CLASS_SIZE;
 }
 
 static void *block_get(struct im_sandbox *sb, size_t n)
@@ -97,23 +108,23 @@ static void *block_get(struct im_sandbox *sb, size_t n)
 		return malloc(n);
 	struct im_free_block *b = sb->free_blocks[c];
 	if (!b)
-		return malloc((size_t)(c + 1) * IM_LUA_CLASS_SIZE);
+		return malloc(class_bytes(c));
 	sb->free_blocks[c] = b->next;
-	sb->free_count[c]--;
+	sb->free_bytes -= class_bytes(c);
 	return b;
 }
 
 static void block_put(struct im_sandbox *sb, void *p, size_t n)
 {
 	int c = size_class(n);
-	if (c < 0 || sb->free_count[c] >= FREE_BLOCKS_MAX) {
+	if (c < 0 || sb->free_bytes + class_bytes(c) > FREE_BYTES_MAX) {
 		free(p);
 		return;
 	}
 	struct im_free_block *b = p;
 	b->next = sb->free_blocks[c];
 	sb->free_blocks[c] = b;
-	sb->free_count[c]++;
+	sb->free_bytes += class_bytes(c);
 }
 
 static void free_blocks_release(struct im_sandbox *sb)
@@ -124,18 +135,16 @@ static void free_blocks_release(struct im_sandbox *sb)
 			sb->free_blocks[c] = b->next;
 			free(b);
 		}
-		sb->free_count[c] = 0;
 	}
+	sb->free_bytes = 0;
 }
 
-/* Counting allocator: refuses growth past the cap, so Lua raises a memory error
- * in the call that asked for it instead of the process running out. The cap
- * counts what Lua asked for; the per-class free lists are outside it (bounded
- * by FREE_BLOCKS_MAX). */
-static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+/* The cases sandbox_alloc's fast path leaves out: malloc when a class's list
+ * is empty or the block is large, realloc, and frees past the lists' bound.
+ * Out of line so that the fast path, a few dozen calls per record, stays a
+ * handful of instructions without a stack frame. */
+static __attribute__((noinline)) void *alloc_slow(struct im_sandbox *sb, void *ptr, size_t old, size_t nsize)
 {
-	struct im_sandbox *sb = ud;
-	size_t old = ptr ? osize : 0;
 	if (nsize == 0) {
 		if (ptr)
 			block_put(sb, ptr, old);
@@ -170,6 +179,44 @@ static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 	if (p)
 		sb->used = sb->used - old + nsize;
 	return p;
+}
+
+/* Counting allocator: refuses growth past the cap, so Lua raises a memory error
+ * in the call that asked for it instead of the process running out. The cap
+ * counts what Lua asked for; the per-class free lists are outside it (bounded
+ * by FREE_BYTES_MAX). Fast path: a small block taken from, or freed to, its
+ * class's list. */
+static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+	struct im_sandbox *sb = ud;
+	if (!ptr) {
+		/* A new block (osize is the kind of object being made). nsize - 1
+		 * wraps for 0, a free of NULL, which the slow path ignores. */
+		if (nsize - 1 < SMALL_MAX) {
+			size_t c = (nsize - 1) / IM_LUA_CLASS_SIZE;
+			struct im_free_block *b = sb->free_blocks[c];
+			if (b && nsize <= sb->limit - sb->used) {
+				sb->free_blocks[c] = b->next;
+				sb->free_bytes -= (c + 1) * IM_LUA_CLASS_SIZE;
+				sb->used += nsize;
+				return b;
+			}
+		}
+		if (nsize == 0)
+			return NULL;
+		osize = 0;
+	} else if (nsize == 0 && osize - 1 < SMALL_MAX) {
+		size_t c = (osize - 1) / IM_LUA_CLASS_SIZE, bytes = (c + 1) * IM_LUA_CLASS_SIZE;
+		if (sb->free_bytes + bytes <= FREE_BYTES_MAX) {
+			struct im_free_block *b = ptr;
+			b->next = sb->free_blocks[c];
+			sb->free_blocks[c] = b;
+			sb->free_bytes += bytes;
+			sb->used -= osize;
+			return NULL;
+		}
+	}
+	return alloc_slow(sb, ptr, osize, nsize);
 }
 
 static void budget_hook(lua_State *L, lua_Debug *ar)
@@ -294,6 +341,7 @@ lua_State *im_lua_new(size_t memory_limit, uint64_t instruction_limit)
 	/* The base state costs a few KB; a tiny cap would fail before the sandbox exists. */
 	sb->limit = memory_limit ? memory_limit : IM_SCRIPT_DEFAULT_MEMORY;
 	sb->step_limit = instruction_limit ? instruction_limit : IM_SCRIPT_DEFAULT_INSTRUCTIONS;
+	sb->heap_low = SIZE_MAX;
 	lua_State *L = lua_newstate(sandbox_alloc, sb);
 	if (!L) {
 		free_blocks_release(sb);
@@ -318,8 +366,7 @@ void im_lua_close(lua_State *L)
 	struct im_sandbox *sb = im_lua_sandbox(L);
 	lua_close(L);
 	free_blocks_release(sb);
-	for (size_t i = 0; i < IM_IDMAP_CACHE; i++)
-		free(sb->idmap_cache[i]);
+	im_lua_lib_free(sb->lib);
 	free(sb);
 }
 
@@ -705,6 +752,47 @@ static int has_kind(lua_State *L, struct im_script *s, int idx)
 	return t != LUA_TNIL;
 }
 
+/* Slots of the table at s->ctx_ref. */
+enum { CTX_STREAM = 1, CTX_SOURCE_ID, CTX_ORIGIN, CTX_LAST_STREAM };
+
+/* Pushes a new ctx table {stream, source_id, origin}: new for every call, as
+ * a script may keep or change it. Its keys come interned from s->ctx_ref, and
+ * so does the stream name when it is the last call's (a run has one or a few):
+ * lua_setfield and lua_pushstring would look each text up again. */
+static void push_ctx(lua_State *L, struct im_script *s)
+{
+	const char *stream = s->which ? "finish" : s->in->stream;
+	const char *source_id = s->which ? NULL : s->in->source_id, *origin = s->which ? NULL : s->in->origin;
+	lua_createtable(L, 0, !!stream + !!source_id + !!origin);
+	int ctx = lua_gettop(L), keys = ctx + 1;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, s->ctx_ref);
+	if (stream) {
+		lua_rawgeti(L, keys, CTX_STREAM);
+		lua_rawgeti(L, keys, CTX_LAST_STREAM);
+		const char *last = lua_tostring(L, -1);
+		if (!last || strcmp(last, stream)) {
+			lua_pop(L, 1);
+			lua_pushstring(L, stream);
+			lua_pushvalue(L, -1);
+			lua_rawseti(L, keys, CTX_LAST_STREAM);
+		}
+		lua_rawset(L, ctx);
+	}
+	/* New text every record, usually in the same buffer: lua_pushstring's
+	 * cache (by address) would only miss. */
+	if (source_id) {
+		lua_rawgeti(L, keys, CTX_SOURCE_ID);
+		lua_pushlstring(L, source_id, strlen(source_id));
+		lua_rawset(L, ctx);
+	}
+	if (origin) {
+		lua_rawgeti(L, keys, CTX_ORIGIN);
+		lua_pushlstring(L, origin, strlen(origin));
+		lua_rawset(L, ctx);
+	}
+	lua_settop(L, ctx);
+}
+
 /* The protected body of a map/finish call: arguments, the call, and the
  * conversion of what it made. */
 static int protected_call(lua_State *L)
@@ -729,17 +817,7 @@ static int protected_call(lua_State *L)
 		}
 		nargs = 2;
 	}
-	lua_createtable(L, 0, 3);
-	lua_pushstring(L, s->which ? "finish" : s->in->stream);
-	lua_setfield(L, -2, "stream");
-	if (!s->which && s->in->source_id) {
-		lua_pushstring(L, s->in->source_id);
-		lua_setfield(L, -2, "source_id");
-	}
-	if (!s->which && s->in->origin) {
-		lua_pushstring(L, s->in->origin);
-		lua_setfield(L, -2, "origin");
-	}
+	push_ctx(L, s);
 	lua_call(L, nargs, 2);
 	/* stack: emit table (1), result (2), reason (3) */
 	if (!lua_toboolean(L, 2) && !lua_isnil(L, 3)) {
@@ -777,6 +855,45 @@ static int protected_call(lua_State *L)
 		}
 	}
 	return 0;
+}
+
+/* How much garbage the collector lets pile up before a new cycle. Lua's default
+ * pause starts one whenever the heap has doubled since the last, which for the
+ * usual script (a live heap of tens of KB) means every few records, each cycle
+ * marking everything still alive. A pause of 100% * (1 + GC_ROOM / live) lets
+ * a small heap collect about every GC_ROOM bytes of garbage (at most Lua's
+ * largest pause, 10x), and keeps the default for a live heap of GC_ROOM or
+ * more: a state never holds much more than GC_ROOM beyond what the default
+ * would. The live size is taken as the smallest heap seen between calls over
+ * the last GC_PACE_CALLS calls (it only ever overstates it). */
+#define GC_ROOM (1u << 20)
+#define GC_PAUSE_DEFAULT 200
+#define GC_PAUSE_MAX 1000
+#define GC_PACE_CALLS 64
+
+static void gc_pace(lua_State *L, struct im_sandbox *sb)
+{
+	if (sb->used < sb->heap_low)
+		sb->heap_low = sb->used;
+	if (++sb->pace_calls < GC_PACE_CALLS || sb->gc_pause < 0)
+		return;
+	size_t live = sb->heap_low ? sb->heap_low : 1; /* never 0 with Lua's own state in it */
+	sb->pace_calls = 0;
+	sb->heap_low = SIZE_MAX;
+	uint64_t pause = 100 + 100 * (uint64_t)GC_ROOM / live;
+	if (pause > GC_PAUSE_MAX)
+		pause = GC_PAUSE_MAX;
+	else if (pause < GC_PAUSE_DEFAULT)
+		pause = GC_PAUSE_DEFAULT;
+	pause -= pause % 50; /* a new setting only when it moves by a step */
+	if ((int)pause == sb->gc_pause)
+		return;
+	sb->gc_pause = (int)pause;
+	if (lua_gc(L, LUA_GCINC, (int)pause, 0, 0) == LUA_GCGEN) {
+		/* The script chose the generational collector: leave it be. */
+		lua_gc(L, LUA_GCGEN, 0, 0);
+		sb->gc_pause = -1;
+	}
 }
 
 static int run_call(struct im_script *s, int which, json_t **records, struct im_script_failure *f)
@@ -827,6 +944,7 @@ static int run_call(struct im_script *s, int which, json_t **records, struct im_
 	lua_settop(L, 0);
 	s->fail = NULL;
 	s->in = NULL;
+	gc_pace(L, im_lua_sandbox(L));
 	return out;
 }
 
@@ -1025,7 +1143,7 @@ int im_script_open(const struct im_script_config *cfg, struct im_script **out, c
 		snprintf(err, err_size, "%s: out of memory", cfg->path);
 		goto fail;
 	}
-	s->map_ref = s->finish_ref = s->emit_ref = s->kind_ref = LUA_NOREF;
+	s->map_ref = s->finish_ref = s->emit_ref = s->kind_ref = s->ctx_ref = LUA_NOREF;
 	s->L = im_lua_new(cfg->memory_limit, cfg->instruction_limit);
 	if (!s->L) {
 		snprintf(err, err_size, "%s: cannot create the Lua state", cfg->path);
@@ -1041,6 +1159,14 @@ int im_script_open(const struct im_script_config *cfg, struct im_script **out, c
 	s->emit_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_pushliteral(L, "kind");
 	s->kind_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_createtable(L, CTX_LAST_STREAM, 0);
+	lua_pushliteral(L, "stream");
+	lua_rawseti(L, -2, CTX_STREAM);
+	lua_pushliteral(L, "source_id");
+	lua_rawseti(L, -2, CTX_SOURCE_ID);
+	lua_pushliteral(L, "origin");
+	lua_rawseti(L, -2, CTX_ORIGIN);
+	s->ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 
 	size_t len;
 	char *text = im_lua_read_file(cfg->path, &len, err, err_size);

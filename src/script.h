@@ -2,20 +2,24 @@
  *
  * The contract scripts are written to: a script defines map(rec, ctx), called
  * once per native record (rec: the record as a table; ctx: {stream, source_id,
- * origin}), which returns nil, one IM record (a table with `kind`), or an array
- * of them, and may call immigrate.emit(imrec) any number of times; `return nil,
- * reason` or error(reason) dead-letters the native record. An optional
- * finish(ctx) runs once at the end of the input. The `immigrate` module
- * (script_lib.c): null, emit, id32, seconds, truncate, userid, groupid, text,
- * face, location, custom, image, sound, file, video, json_encode, json_decode,
- * log, option, and array/object (force the JSON shape of a table).
+ * origin}, a new table each call), which returns nil, one IM record (a table
+ * with `kind`), or an array of them, and may call immigrate.emit(imrec) any
+ * number of times; `return nil, reason` or error(reason) dead-letters the
+ * native record. An optional finish(ctx) runs once at the end of the input.
+ * The `immigrate` module (script_lib.c): null, emit, id32, seconds, truncate,
+ * userid, groupid, text, face, location, custom, image, sound, file, video,
+ * json_encode, json_decode, log, option, and array/object (force the JSON shape
+ * of a table).
  *
  * Sandbox: base (load restricted to text chunks; no dofile, loadfile, print goes
  * to the log), string (without dump), table, math, utf8 and `immigrate`. No io,
  * os, debug, package or require. Each state has a memory cap (a counting
  * lua_Alloc) and every call an instruction budget (a count hook); exceeding
  * either fails that one call, which dead-letters that one record, and the run
- * goes on. Every call into Lua is protected.
+ * goes on. Every call into Lua is protected. Between map calls the collector's
+ * pause is set from the live heap (a small heap may gather up to about 1 MB of
+ * garbage before a cycle), replacing any pause a script set itself; a script
+ * that switches to the generational collector keeps it.
  *
  * JSON <-> Lua: objects and arrays become tables; JSON null is immigrate.null;
  * integers stay integers. Back to JSON, a table is an array when its keys are

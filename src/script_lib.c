@@ -3,12 +3,14 @@
 #include "config.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <lauxlib.h>
+#include <openssl/evp.h>
 
 #include "imrecord.h"
 #include "log.h"
@@ -200,32 +202,126 @@ static int l_id32(lua_State *L)
 	return 1;
 }
 
-/* Recently hashed ids of this state, "<group byte><old id>\0<new id>": scripts
- * ask for the same user on every message, and SHA-256 plus an id map write
- * per call would cost more than the rest of the call. */
-static const char *hashed_cached(struct im_sandbox *sb, int group, const char *s, size_t len, char ***slot_out)
+/* Ids this state already sanitised: scripts ask for the same user on every
+ * message, and validating an id (or, when it must be hashed, SHA-256 plus an id
+ * map write) costs more than the rest of the call. Direct-mapped by a hash of
+ * the text; an entry holds the text and, when it had to be hashed, the new id.
+ * Outside the Lua heap, so it does not count against the memory cap. */
+#define ID_CACHE_SLOTS 1024
+#define ID_INLINE 48 /* longer texts get a malloc'd copy */
+
+enum { ID_EMPTY, ID_KEPT, ID_HASHED };
+
+struct id_entry {
+	uint64_t hash;
+	size_t len;
+	unsigned char state, group, out_len;
+	char *long_text;
+	char text[ID_INLINE];
+	char out[IM_GROUPID_MAX + 1];
+};
+
+/* A state's helper caches, each made on first use. */
+struct im_lib {
+	struct id_entry *ids; /* ID_CACHE_SLOTS of them */
+	/* SHA-256 for UUIDs from URLs: fetched once, where EVP_Digest looks the
+	 * algorithm up and makes a context on every call. */
+	EVP_MD *sha256;
+	EVP_MD_CTX *md_ctx;
+};
+
+void im_lua_lib_free(struct im_lib *lib)
 {
-	uint32_t h = im_id32(s, len) ^ (uint32_t)group;
-	char **slot = &sb->idmap_cache[h % IM_IDMAP_CACHE];
-	*slot_out = slot;
-	const char *e = *slot;
-	if (e && (unsigned char)e[0] == (unsigned char)group && strlen(e + 1) == len && !memcmp(e + 1, s, len))
-		return e + 1 + len + 1;
-	return NULL;
+	if (!lib)
+		return;
+	if (lib->ids)
+		for (size_t i = 0; i < ID_CACHE_SLOTS; i++)
+			free(lib->ids[i].long_text);
+	free(lib->ids);
+	EVP_MD_CTX_free(lib->md_ctx);
+	EVP_MD_free(lib->sha256);
+	free(lib);
 }
 
-static void cache_hashed(char **slot, int group, const char *s, size_t len, const char *out)
+/* NULL when out of memory: the callers then work uncached. */
+static struct im_lib *lib_of(struct im_sandbox *sb)
 {
-	size_t olen = strlen(out);
-	char *e = malloc(len + olen + 3);
-	if (!e)
-		return; /* only a cache */
-	e[0] = (char)group;
-	memcpy(e + 1, s, len);
-	e[len + 1] = '\0';
-	memcpy(e + len + 2, out, olen + 1);
-	free(*slot);
-	*slot = e;
+	if (!sb->lib)
+		sb->lib = calloc(1, sizeof *sb->lib);
+	return sb->lib;
+}
+
+/* im_hash_hex(s, len, hex, 32) with the state's SHA-256 context. */
+static int url_hash_hex(lua_State *L, const char *s, size_t len, char hex[33])
+{
+	struct im_lib *lib = lib_of(im_lua_sandbox(L));
+	if (lib && !lib->sha256 && (lib->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) &&
+	    !(lib->md_ctx = EVP_MD_CTX_new())) {
+		EVP_MD_free(lib->sha256);
+		lib->sha256 = NULL;
+	}
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	if (!lib || !lib->sha256 || !EVP_DigestInit_ex2(lib->md_ctx, lib->sha256, NULL) ||
+	    !EVP_DigestUpdate(lib->md_ctx, s, len) || !EVP_DigestFinal_ex(lib->md_ctx, md, &n) || n < 16)
+		return im_hash_hex(s, len, hex, 32);
+	static const char digits[] = "0123456789abcdef";
+	for (int i = 0; i < 16; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 0xF];
+	}
+	hex[32] = '\0';
+	return 0;
+}
+
+/* Eight bytes at a time: ids are short, and im_id32's byte loop would cost
+ * as much as the lookup it serves. Not persisted anywhere, so free to change. */
+static uint64_t id_hash(const char *s, size_t len, int group)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull * (len + 1) + (uint64_t)group;
+	for (; len >= 8; s += 8, len -= 8) {
+		uint64_t w;
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	uint64_t w = 0;
+	for (size_t i = 0; i < len; i++)
+		w |= (uint64_t)(unsigned char)s[i] << (8 * i);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+	return h ^ (h >> 29);
+}
+
+static int id_entry_is(const struct id_entry *e, uint64_t h, int group, const char *s, size_t len)
+{
+	return e->state != ID_EMPTY && e->hash == h && e->len == len && e->group == group &&
+	       !memcmp(e->long_text ? e->long_text : e->text, s, len);
+}
+
+/* out: the hashed id, or NULL when s is kept as it is. */
+static void id_entry_set(struct id_entry *e, uint64_t h, int group, const char *s, size_t len, const char *out)
+{
+	free(e->long_text);
+	e->long_text = NULL;
+	e->state = ID_EMPTY;
+	if (len > ID_INLINE) {
+		if (!(e->long_text = malloc(len)))
+			return; /* only a cache */
+		memcpy(e->long_text, s, len);
+	} else {
+		memcpy(e->text, s, len);
+	}
+	e->hash = h;
+	e->len = len;
+	e->group = (unsigned char)group;
+	if (out) {
+		size_t n = strlen(out);
+		memcpy(e->out, out, n + 1);
+		e->out_len = (unsigned char)n;
+		e->state = ID_HASHED;
+	} else {
+		e->state = ID_KEPT;
+	}
 }
 
 static int sanitize_id(lua_State *L, int group)
@@ -233,26 +329,34 @@ static int sanitize_id(lua_State *L, int group)
 	size_t len;
 	const char *s = luaL_checklstring(L, 1, &len);
 	struct im_sandbox *sb = im_lua_sandbox(L);
-	char **slot;
-	const char *known = hashed_cached(sb, group, s, len, &slot);
-	if (known) {
-		lua_pushstring(L, known);
+	struct im_lib *lib = lib_of(sb);
+	if (lib && !lib->ids)
+		lib->ids = calloc(ID_CACHE_SLOTS, sizeof *lib->ids);
+	uint64_t h = id_hash(s, len, group);
+	struct id_entry *e = lib && lib->ids ? &lib->ids[h % ID_CACHE_SLOTS] : NULL;
+	if (e && id_entry_is(e, h, group, s, len)) {
+		if (e->state == ID_KEPT) {
+			lua_settop(L, 1);
+			return 1;
+		}
+		lua_pushlstring(L, e->out, e->out_len);
 		return 1;
 	}
 	char out[IM_GROUPID_MAX + 1];
 	int rc = group ? im_groupid_sanitize(s, len, out) : im_userid_sanitize(s, len, out);
 	if (rc < 0)
 		return luaL_error(L, "immigrate.%s: hashing failed", group ? "groupid" : "userid");
-	if (rc == 0) {
-		lua_settop(L, 1);
-		return 1;
-	}
-	if (sb->stage) {
+	if (rc > 0 && sb->stage) {
 		char err[256];
 		if (im_stage_idmap_put(sb->stage, group ? "group" : "user", s, out, err, sizeof err) < 0)
 			return luaL_error(L, "immigrate.%s: %s", group ? "groupid" : "userid", err);
 	}
-	cache_hashed(slot, group, s, len, out);
+	if (e)
+		id_entry_set(e, h, group, s, len, rc ? out : NULL);
+	if (rc == 0) {
+		lua_settop(L, 1);
+		return 1;
+	}
 	lua_pushstring(L, out);
 	return 1;
 }
@@ -269,142 +373,228 @@ static int l_groupid(lua_State *L)
 
 /* ---- message element builders ---- */
 
-/* A new element {MsgType = type, MsgContent = {}} with MsgContent on top and the
- * element below it. */
-static void new_elem(lua_State *L, const char *type)
-{
-	lua_createtable(L, 0, 2);
-	lua_pushstring(L, type);
-	lua_setfield(L, -2, "MsgType");
-	lua_createtable(L, 0, 6);
-	lua_pushvalue(L, -1);
-	lua_setfield(L, -3, "MsgContent");
-}
+/* Every field name, element type and argument name the builders use, interned
+ * once per state and handed to each builder as its upvalues: lua_setfield and
+ * lua_getfield with a C string look the text up again on every call. */
+#define BUILDER_STRINGS(X)                                                                                     \
+	X(MsgType) X(MsgContent) X(TIMTextElem) X(TIMFaceElem) X(TIMLocationElem) X(TIMCustomElem)              \
+	X(TIMImageElem) X(TIMSoundElem) X(TIMFileElem) X(TIMVideoFileElem) X(Text) X(Index) X(Data) X(Desc)    \
+	X(Latitude) X(Longitude) X(Ext) X(Sound) X(UUID) X(ImageFormat) X(ImageInfoArray) X(Type) X(Size)      \
+	X(Width) X(Height) X(URL) X(Url) X(Second) X(Download_Flag) X(FileSize) X(FileName) X(VideoUrl)       \
+	X(VideoUUID) X(VideoSize) X(VideoSecond) X(VideoFormat) X(VideoDownloadFlag) X(ThumbUrl) X(ThumbUUID)  \
+	X(ThumbSize) X(ThumbWidth) X(ThumbHeight) X(ThumbFormat) X(ThumbDownloadFlag) X(index) X(data)        \
+	X(desc) X(lat) X(lng) X(ext) X(sound) X(url) X(uuid) X(format) X(size) X(width) X(height) X(seconds)   \
+	X(name) X(thumb_url) X(thumb_uuid) X(thumb_size) X(thumb_width) X(thumb_height) X(thumb_format)
+
+enum bstr {
+#define X(n) S_##n,
+	BUILDER_STRINGS(X)
+#undef X
+	S_COUNT
+};
+
+static const char *const bstr_text[] = {
+#define X(n) #n,
+	BUILDER_STRINGS(X)
+#undef X
+};
+
+/* A builder's stack: its argument, the element it returns, the element's
+ * MsgContent. */
+enum { ARGS = 1, ELEM = 2, CONTENT = 3 };
 
 enum { OPT = 0, REQ = 1 };
 
-/* Copies args[from] to content[to] as a string. Returns 1 when copied. */
-static int put_string(lua_State *L, const char *fn, const char *from, const char *to, int required)
+static void push_bstr(lua_State *L, enum bstr k)
 {
-	int t = lua_getfield(L, 1, from);
-	if (t == LUA_TNIL) {
-		lua_pop(L, 1);
-		if (required)
-			luaL_error(L, "immigrate.%s: %s is required", fn, from);
-		return 0;
-	}
-	if (t != LUA_TSTRING && t != LUA_TNUMBER)
-		luaL_error(L, "immigrate.%s: %s must be a string, not a %s", fn, from, lua_typename(L, t));
-	lua_tostring(L, -1);
-	lua_setfield(L, -2, to);
+	lua_pushvalue(L, lua_upvalueindex(k + 1));
+}
+
+/* content[key] = the value on top, popped. */
+static void set_content(lua_State *L, enum bstr key)
+{
+	push_bstr(L, key);
+	lua_insert(L, -2);
+	lua_rawset(L, CONTENT);
+}
+
+static void set_integer(lua_State *L, enum bstr key, lua_Integer v)
+{
+	push_bstr(L, key);
+	lua_pushinteger(L, v);
+	lua_rawset(L, CONTENT);
+}
+
+/* Pushes args[key] (metamethods apply, as for any table read). */
+static int get_arg(lua_State *L, enum bstr key)
+{
+	push_bstr(L, key);
+	return lua_gettable(L, ARGS);
+}
+
+/* Leaves the stack as ARGS, ELEM = {MsgType = type, MsgContent = CONTENT},
+ * CONTENT = {} with room for `fields` fields. */
+static void new_elem(lua_State *L, enum bstr type, int fields)
+{
+	lua_settop(L, ARGS);
+	lua_createtable(L, 0, 2);
+	push_bstr(L, S_MsgType);
+	push_bstr(L, type);
+	lua_rawset(L, ELEM);
+	lua_createtable(L, 0, fields);
+	push_bstr(L, S_MsgContent);
+	lua_pushvalue(L, CONTENT);
+	lua_rawset(L, ELEM);
+}
+
+static int finish_elem(lua_State *L)
+{
+	lua_settop(L, ELEM);
 	return 1;
 }
 
-/* Copies args[from] to content[to] as a number (integral values as integers);
- * absent: def when def_given, else nothing (or an error when required). */
-static void put_number(lua_State *L, const char *fn, const char *from, const char *to, int required, int def_given,
-		       lua_Integer def)
+/* Pushes args[from] as a string (numbers converted) and returns 1; absent:
+ * pushes nothing and returns 0, or raises when required. */
+static int string_arg(lua_State *L, const char *fn, enum bstr from, int required)
 {
-	int t = lua_getfield(L, 1, from);
+	int t = get_arg(L, from);
 	if (t == LUA_TNIL) {
 		lua_pop(L, 1);
 		if (required)
-			luaL_error(L, "immigrate.%s: %s is required", fn, from);
-		if (def_given) {
-			lua_pushinteger(L, def);
-			lua_setfield(L, -2, to);
-		}
-		return;
+			luaL_error(L, "immigrate.%s: %s is required", fn, bstr_text[from]);
+		return 0;
+	}
+	if (t != LUA_TSTRING && t != LUA_TNUMBER)
+		luaL_error(L, "immigrate.%s: %s must be a string, not a %s", fn, bstr_text[from], lua_typename(L, t));
+	lua_tostring(L, -1);
+	return 1;
+}
+
+/* Copies args[from] to content[to] as a string. Returns 1 when copied. */
+static int put_string(lua_State *L, const char *fn, enum bstr from, enum bstr to, int required)
+{
+	push_bstr(L, to);
+	if (!string_arg(L, fn, from, required)) {
+		lua_pop(L, 1);
+		return 0;
+	}
+	lua_rawset(L, CONTENT);
+	return 1;
+}
+
+/* Pushes args[from] as a number (integral values as integers) and returns 1;
+ * absent: pushes nothing and returns 0, or raises when required. */
+static int number_arg(lua_State *L, const char *fn, enum bstr from, int required)
+{
+	if (get_arg(L, from) == LUA_TNIL) {
+		lua_pop(L, 1);
+		if (required)
+			luaL_error(L, "immigrate.%s: %s is required", fn, bstr_text[from]);
+		return 0;
 	}
 	int isnum;
 	lua_Number n = lua_tonumberx(L, -1, &isnum);
 	if (!isnum)
-		luaL_error(L, "immigrate.%s: %s must be a number", fn, from);
+		luaL_error(L, "immigrate.%s: %s must be a number", fn, bstr_text[from]);
 	lua_pop(L, 1);
 	lua_Integer i;
 	if (lua_numbertointeger(n, &i) && (lua_Number)i == n)
 		lua_pushinteger(L, i);
 	else
 		lua_pushnumber(L, n);
-	lua_setfield(L, -2, to);
+	return 1;
 }
 
-static void put_integer(lua_State *L, const char *to, lua_Integer v)
+/* Copies args[from] to content[to] as a number. */
+static void put_number(lua_State *L, const char *fn, enum bstr from, enum bstr to, int required)
 {
-	lua_pushinteger(L, v);
-	lua_setfield(L, -2, to);
+	push_bstr(L, to);
+	if (number_arg(L, fn, from, required))
+		lua_rawset(L, CONTENT);
+	else
+		lua_pop(L, 1);
 }
 
-/* UUID given, else a hash of the URL in args[url_key] (already validated). */
-static void put_uuid(lua_State *L, const char *fn, const char *uuid_key, const char *url_key, const char *to)
+/* content[to] = args[uuid_key] when given, else a hash of the URL at stack
+ * index url (a string, named url_key in errors). */
+static void put_uuid(lua_State *L, const char *fn, enum bstr uuid_key, int url, enum bstr url_key, enum bstr to)
 {
 	if (put_string(L, fn, uuid_key, to, OPT))
 		return;
-	lua_getfield(L, 1, url_key);
 	size_t len;
-	const char *url = lua_tolstring(L, -1, &len);
+	const char *s = lua_tolstring(L, url, &len);
 	char hex[33];
-	if (!url || im_hash_hex(url, len, hex, 32) < 0)
-		luaL_error(L, "immigrate.%s: cannot derive a UUID from %s", fn, url_key);
-	lua_pop(L, 1);
-	lua_pushstring(L, hex);
-	lua_setfield(L, -2, to);
+	if (!s || url_hash_hex(L, s, len, hex) < 0)
+		luaL_error(L, "immigrate.%s: cannot derive a UUID from %s", fn, bstr_text[url_key]);
+	push_bstr(L, to);
+	lua_pushlstring(L, hex, 32);
+	lua_rawset(L, CONTENT);
 }
 
-static int finish_elem(lua_State *L)
+/* content[to] = args.url (required), content[uuid_to] = args.uuid or a hash
+ * of the URL: the head of sound, file and video elements. */
+static void put_url_uuid(lua_State *L, const char *fn, enum bstr to, enum bstr uuid_to)
 {
-	lua_pop(L, 1); /* MsgContent; the element is on top */
-	return 1;
+	string_arg(L, fn, S_url, REQ);
+	lua_pushvalue(L, -1);
+	set_content(L, to);
+	put_uuid(L, fn, S_uuid, lua_gettop(L), S_url, uuid_to);
+	lua_pop(L, 1);
 }
 
 static int l_text(lua_State *L)
 {
-	luaL_checkany(L, 1);
-	if (lua_type(L, 1) != LUA_TSTRING && lua_type(L, 1) != LUA_TNUMBER)
-		return luaL_error(L, "immigrate.text: expected a string, got %s", luaL_typename(L, 1));
-	lua_tostring(L, 1);
-	new_elem(L, "TIMTextElem");
-	lua_pushvalue(L, 1);
-	lua_setfield(L, -2, "Text");
+	int t = lua_type(L, 1);
+	if (t != LUA_TSTRING) {
+		if (t != LUA_TNUMBER) {
+			luaL_checkany(L, 1);
+			return luaL_error(L, "immigrate.text: expected a string, got %s", luaL_typename(L, 1));
+		}
+		lua_tostring(L, 1);
+	}
+	new_elem(L, S_TIMTextElem, 1);
+	push_bstr(L, S_Text);
+	lua_pushvalue(L, ARGS);
+	lua_rawset(L, CONTENT);
 	return finish_elem(L);
 }
 
 static int l_face(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
-	new_elem(L, "TIMFaceElem");
-	put_number(L, "face", "index", "Index", REQ, 0, 0);
-	put_string(L, "face", "data", "Data", OPT);
+	new_elem(L, S_TIMFaceElem, 2);
+	put_number(L, "face", S_index, S_Index, REQ);
+	put_string(L, "face", S_data, S_Data, OPT);
 	return finish_elem(L);
 }
 
 static int l_location(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
-	new_elem(L, "TIMLocationElem");
-	put_string(L, "location", "desc", "Desc", OPT);
-	put_number(L, "location", "lat", "Latitude", REQ, 0, 0);
-	put_number(L, "location", "lng", "Longitude", REQ, 0, 0);
+	new_elem(L, S_TIMLocationElem, 3);
+	put_string(L, "location", S_desc, S_Desc, OPT);
+	put_number(L, "location", S_lat, S_Latitude, REQ);
+	put_number(L, "location", S_lng, S_Longitude, REQ);
 	return finish_elem(L);
 }
 
 static int l_custom(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
-	new_elem(L, "TIMCustomElem");
-	if (!put_string(L, "custom", "data", "Data", OPT)) {
+	new_elem(L, S_TIMCustomElem, 4);
+	if (!put_string(L, "custom", S_data, S_Data, OPT)) {
 		lua_pushliteral(L, "");
-		lua_setfield(L, -2, "Data");
+		set_content(L, S_Data);
 	}
-	put_string(L, "custom", "desc", "Desc", OPT);
-	put_string(L, "custom", "ext", "Ext", OPT);
-	put_string(L, "custom", "sound", "Sound", OPT);
+	put_string(L, "custom", S_desc, S_Desc, OPT);
+	put_string(L, "custom", S_ext, S_Ext, OPT);
+	put_string(L, "custom", S_sound, S_Sound, OPT);
 	return finish_elem(L);
 }
 
 static int image_format(lua_State *L)
 {
-	int t = lua_getfield(L, 1, "format");
+	int t = get_arg(L, S_format);
 	int fmt = 255;
 	if (t == LUA_TNUMBER) {
 		fmt = (int)lua_tointeger(L, -1);
@@ -427,69 +617,82 @@ static int image_format(lua_State *L)
 static int l_image(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
-	new_elem(L, "TIMImageElem");
-	if (lua_getfield(L, 1, "url") != LUA_TSTRING)
+	new_elem(L, S_TIMImageElem, 3);
+	if (get_arg(L, S_url) != LUA_TSTRING)
 		return luaL_error(L, "immigrate.image: url is required");
-	lua_pop(L, 1);
-	put_uuid(L, "image", "uuid", "url", "UUID");
-	put_integer(L, "ImageFormat", image_format(L));
+	const int url = CONTENT + 1;
+	put_uuid(L, "image", S_uuid, url, S_url, S_UUID);
+	set_integer(L, S_ImageFormat, image_format(L));
+	/* Read once, in the order their errors are reported; absent means 0. */
+	static const enum bstr dims[] = {S_size, S_width, S_height};
+	for (int i = 0; i < 3; i++)
+		if (!number_arg(L, "image", dims[i], OPT))
+			lua_pushinteger(L, 0);
 	/* Clients show type 3 (thumbnail) in the chat and 1/2 when opened; one
 	 * stored file serves all three. */
 	lua_createtable(L, 3, 0);
 	for (int type = 1; type <= 3; type++) {
 		lua_createtable(L, 0, 5);
-		put_integer(L, "Type", type);
-		put_number(L, "image", "size", "Size", OPT, 1, 0);
-		put_number(L, "image", "width", "Width", OPT, 1, 0);
-		put_number(L, "image", "height", "Height", OPT, 1, 0);
-		put_string(L, "image", "url", "URL", REQ);
+		push_bstr(L, S_Type);
+		lua_pushinteger(L, type);
+		lua_rawset(L, -3);
+		static const enum bstr keys[] = {S_Size, S_Width, S_Height};
+		for (int i = 0; i < 3; i++) {
+			push_bstr(L, keys[i]);
+			lua_pushvalue(L, url + 1 + i);
+			lua_rawset(L, -3);
+		}
+		push_bstr(L, S_URL);
+		lua_pushvalue(L, url);
+		lua_rawset(L, -3);
 		lua_rawseti(L, -2, type);
 	}
-	lua_setfield(L, -2, "ImageInfoArray");
+	set_content(L, S_ImageInfoArray);
 	return finish_elem(L);
 }
 
 static int l_sound(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
-	new_elem(L, "TIMSoundElem");
-	put_string(L, "sound", "url", "Url", REQ);
-	put_uuid(L, "sound", "uuid", "url", "UUID");
-	put_number(L, "sound", "size", "Size", OPT, 0, 0);
-	put_number(L, "sound", "seconds", "Second", OPT, 0, 0);
-	put_integer(L, "Download_Flag", 2);
+	new_elem(L, S_TIMSoundElem, 5);
+	put_url_uuid(L, "sound", S_Url, S_UUID);
+	put_number(L, "sound", S_size, S_Size, OPT);
+	put_number(L, "sound", S_seconds, S_Second, OPT);
+	set_integer(L, S_Download_Flag, 2);
 	return finish_elem(L);
 }
 
 static int l_file(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
-	new_elem(L, "TIMFileElem");
-	put_string(L, "file", "url", "Url", REQ);
-	put_uuid(L, "file", "uuid", "url", "UUID");
-	put_number(L, "file", "size", "FileSize", OPT, 0, 0);
-	put_string(L, "file", "name", "FileName", OPT);
-	put_integer(L, "Download_Flag", 2);
+	new_elem(L, S_TIMFileElem, 5);
+	put_url_uuid(L, "file", S_Url, S_UUID);
+	put_number(L, "file", S_size, S_FileSize, OPT);
+	put_string(L, "file", S_name, S_FileName, OPT);
+	set_integer(L, S_Download_Flag, 2);
 	return finish_elem(L);
 }
 
 static int l_video(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
-	new_elem(L, "TIMVideoFileElem");
-	put_string(L, "video", "url", "VideoUrl", REQ);
-	put_uuid(L, "video", "uuid", "url", "VideoUUID");
-	put_number(L, "video", "size", "VideoSize", OPT, 0, 0);
-	put_number(L, "video", "seconds", "VideoSecond", OPT, 0, 0);
-	put_string(L, "video", "format", "VideoFormat", OPT);
-	put_integer(L, "VideoDownloadFlag", 2);
-	if (put_string(L, "video", "thumb_url", "ThumbUrl", OPT))
-		put_uuid(L, "video", "thumb_uuid", "thumb_url", "ThumbUUID");
-	put_number(L, "video", "thumb_size", "ThumbSize", OPT, 0, 0);
-	put_number(L, "video", "thumb_width", "ThumbWidth", OPT, 0, 0);
-	put_number(L, "video", "thumb_height", "ThumbHeight", OPT, 0, 0);
-	put_string(L, "video", "thumb_format", "ThumbFormat", OPT);
-	put_integer(L, "ThumbDownloadFlag", 2);
+	new_elem(L, S_TIMVideoFileElem, 13);
+	put_url_uuid(L, "video", S_VideoUrl, S_VideoUUID);
+	put_number(L, "video", S_size, S_VideoSize, OPT);
+	put_number(L, "video", S_seconds, S_VideoSecond, OPT);
+	put_string(L, "video", S_format, S_VideoFormat, OPT);
+	set_integer(L, S_VideoDownloadFlag, 2);
+	if (string_arg(L, "video", S_thumb_url, OPT)) {
+		lua_pushvalue(L, -1);
+		set_content(L, S_ThumbUrl);
+		put_uuid(L, "video", S_thumb_uuid, lua_gettop(L), S_thumb_url, S_ThumbUUID);
+		lua_pop(L, 1);
+	}
+	put_number(L, "video", S_thumb_size, S_ThumbSize, OPT);
+	put_number(L, "video", S_thumb_width, S_ThumbWidth, OPT);
+	put_number(L, "video", S_thumb_height, S_ThumbHeight, OPT);
+	put_string(L, "video", S_thumb_format, S_ThumbFormat, OPT);
+	set_integer(L, S_ThumbDownloadFlag, 2);
 	return finish_elem(L);
 }
 
@@ -598,17 +801,25 @@ void im_lua_open_module(lua_State *L)
 	static const luaL_Reg funcs[] = {
 		{"emit", im_lua_emit},	  {"id32", l_id32},	      {"seconds", l_seconds},
 		{"truncate", l_truncate}, {"userid", l_userid},	      {"groupid", l_groupid},
-		{"text", l_text},	  {"face", l_face},	      {"location", l_location},
-		{"custom", l_custom},	  {"image", l_image},	      {"sound", l_sound},
-		{"file", l_file},	  {"video", l_video},	      {"json_encode", l_json_encode},
-		{"json_decode", l_json_decode}, {"log", l_log},       {"option", l_option},
-		{"array", l_array},	  {"object", l_object},	      {NULL, NULL},
+		{"json_encode", l_json_encode}, {"json_decode", l_json_decode}, {"log", l_log},
+		{"option", l_option},	  {"array", l_array},	      {"object", l_object},
+		{NULL, NULL},
+	};
+	static const luaL_Reg builders[] = {
+		{"text", l_text},   {"face", l_face},	{"location", l_location}, {"custom", l_custom},
+		{"image", l_image}, {"sound", l_sound}, {"file", l_file},	  {"video", l_video},
+		{NULL, NULL},
 	};
 	luaL_newmetatable(L, "immigrate.jsonbox");
 	lua_pushcfunction(L, jsonbox_close);
 	lua_setfield(L, -2, "__close");
 	lua_pop(L, 1);
-	luaL_newlib(L, funcs);
+	lua_createtable(L, 0, sizeof funcs / sizeof funcs[0] + sizeof builders / sizeof builders[0]);
+	luaL_setfuncs(L, funcs, 0);
+	luaL_checkstack(L, S_COUNT, "immigrate module");
+	for (int k = 0; k < S_COUNT; k++)
+		lua_pushstring(L, bstr_text[k]);
+	luaL_setfuncs(L, builders, S_COUNT);
 	lua_pushlightuserdata(L, &im_lua_null_key);
 	lua_setfield(L, -2, "null");
 }

@@ -7,10 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct im_lib;
 struct im_script;
 struct im_stage;
-
-#define IM_IDMAP_CACHE 1024
 
 /* Per-state data, reached through the allocator's userdata (lua_getallocf). */
 #define IM_LUA_CLASS_SIZE 16 /* size classes of small Lua blocks: 16, 32, ... */
@@ -27,12 +26,16 @@ struct im_sandbox {
 	struct im_script *script;  /* NULL in job files */
 	struct im_stage *stage;    /* id map target, or NULL */
 	json_t *options;           /* script_options, or NULL */
-	char *idmap_cache[IM_IDMAP_CACHE]; /* ids recently put in the id map */
+	struct im_lib *lib;        /* the helpers' caches (script_lib.c), made on first use */
 	/* Blocks Lua freed, by size class (script.c, sandbox_alloc): a record's
 	 * tables and strings come and go by the dozen, and malloc/free through
 	 * realloc cost more than the Lua work around them. */
 	struct im_free_block *free_blocks[IM_LUA_CLASSES];
-	unsigned free_count[IM_LUA_CLASSES];
+	size_t free_bytes;         /* on those lists */
+	/* GC pacing of mapping scripts (script.c, gc_pace) */
+	int gc_pause;              /* the pause last set; 0: none yet, -1: hands off */
+	unsigned pace_calls;       /* calls since the last decision */
+	size_t heap_low;           /* smallest heap seen after those calls */
 };
 
 /* Registry keys (their addresses) and the immigrate.null sentinel. */
@@ -42,6 +45,9 @@ extern char im_lua_object_key;
 
 struct im_sandbox *im_lua_sandbox(lua_State *L);
 struct im_script *im_lua_script(lua_State *L);
+
+/* Frees a state's helper caches (script_lib.c). NULL is fine. */
+void im_lua_lib_free(struct im_lib *lib);
 
 /* Pushes the `immigrate` module table. */
 void im_lua_open_module(lua_State *L);

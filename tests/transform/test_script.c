@@ -6,6 +6,7 @@
 
 #include "imrecord.h"
 #include "script.h"
+#include "stage.h"
 #include "tap.h"
 #include "util.h"
 
@@ -106,6 +107,268 @@ static void test_helpers(void)
 	       "{\"x\":[1,2.5,\"s\",null,{}]}", "json_decode/json_encode round-trip keeps {} and null");
 	is_int(eval_int("return math.type(immigrate.json_decode('12')) == 'integer' and 1 or 0"), 1,
 	       "JSON integers stay Lua integers");
+}
+
+/* The helpers' results and errors, pinned: each case is pcall(<args>), shown
+ * as JSON (sorted keys) or "ERR <message>". Recorded from the builders as they
+ * were before they took their field names from upvalues and cached ids. */
+static void test_helper_results(void)
+{
+	static const struct {
+		const char *args, *want;
+	} cases[] = {
+		{"immigrate.text, 'hi'",
+		 "{\"MsgContent\":{\"Text\":\"hi\"},\"MsgType\":\"TIMTextElem\"}"},
+		{"immigrate.text, 42",
+		 "{\"MsgContent\":{\"Text\":\"42\"},\"MsgType\":\"TIMTextElem\"}"},
+		{"immigrate.text, 1.5",
+		 "{\"MsgContent\":{\"Text\":\"1.5\"},\"MsgType\":\"TIMTextElem\"}"},
+		{"immigrate.text, nil",
+		 "ERR immigrate.text: expected a string, got nil"},
+		{"immigrate.text, {}",
+		 "ERR immigrate.text: expected a string, got table"},
+		{"immigrate.text",
+		 "ERR bad argument #1 to '?' (value expected)"},
+		{"immigrate.face, {index=1}",
+		 "{\"MsgContent\":{\"Index\":1},\"MsgType\":\"TIMFaceElem\"}"},
+		{"immigrate.face, {index=1.0, data='d'}",
+		 "{\"MsgContent\":{\"Data\":\"d\",\"Index\":1},\"MsgType\":\"TIMFaceElem\"}"},
+		{"immigrate.face, {index=1.5}",
+		 "{\"MsgContent\":{\"Index\":1.5},\"MsgType\":\"TIMFaceElem\"}"},
+		{"immigrate.face, {}",
+		 "ERR immigrate.face: index is required"},
+		{"immigrate.face, {index='x'}",
+		 "ERR immigrate.face: index must be a number"},
+		{"immigrate.face, {index='3', data=7}",
+		 "{\"MsgContent\":{\"Data\":\"7\",\"Index\":3},\"MsgType\":\"TIMFaceElem\"}"},
+		{"immigrate.face, 1",
+		 "ERR bad argument #1 to '?' (table expected, got number)"},
+		{"immigrate.face, {index=2, data={}}",
+		 "ERR immigrate.face: data must be a string, not a table"},
+		{"immigrate.location, {lat=1, lng=2, desc='here'}",
+		 "{\"MsgContent\":{\"Desc\":\"here\",\"Latitude\":1,\"Longitude\":2},\"MsgType\":\"TIMLocationElem"
+		  "\"}"},
+		{"immigrate.location, {lat=1.25, lng='2'}",
+		 "{\"MsgContent\":{\"Latitude\":1.25,\"Longitude\":2},\"MsgType\":\"TIMLocationElem\"}"},
+		{"immigrate.location, {lat=1}",
+		 "ERR immigrate.location: lng is required"},
+		{"immigrate.location, {lng=1}",
+		 "ERR immigrate.location: lat is required"},
+		{"immigrate.location, {lat=true, lng=1}",
+		 "ERR immigrate.location: lat must be a number"},
+		{"immigrate.location, {lat=1, lng=2, desc=false}",
+		 "ERR immigrate.location: desc must be a string, not a boolean"},
+		{"immigrate.custom, {}",
+		 "{\"MsgContent\":{\"Data\":\"\"},\"MsgType\":\"TIMCustomElem\"}"},
+		{"immigrate.custom, {data='d', desc=1, ext='e', sound='s'}",
+		 "{\"MsgContent\":{\"Data\":\"d\",\"Desc\":\"1\",\"Ext\":\"e\",\"Sound\":\"s\"},\"MsgType\":\"TIMC"
+		  "ustomElem\"}"},
+		{"immigrate.custom, {data={}}",
+		 "ERR immigrate.custom: data must be a string, not a table"},
+		{"immigrate.custom, {sound=true}",
+		 "ERR immigrate.custom: sound must be a string, not a boolean"},
+		{"immigrate.custom, 'x'",
+		 "ERR bad argument #1 to '?' (table expected, got string)"},
+		{"immigrate.image, {url='u'}",
+		 "{\"MsgContent\":{\"ImageFormat\":255,\"ImageInfoArray\":[{\"Height\":0,\"Size\":0,\"Type\":1,\"U"
+		  "RL\":\"u\",\"Width\":0},{\"Height\":0,\"Size\":0,\"Type\":2,\"URL\":\"u\",\"Width\":0},{\"Height"
+		  "\":0,\"Size\":0,\"Type\":3,\"URL\":\"u\",\"Width\":0}],\"UUID\":\"0bfe935e70c321c7ca3afc75ce0d0c"
+		  "a2\"},\"MsgType\":\"TIMImageElem\"}"},
+		{"immigrate.image, {url='u', uuid='x', format='JPG', size=10, width=1.5, height='7'}",
+		 "{\"MsgContent\":{\"ImageFormat\":1,\"ImageInfoArray\":[{\"Height\":7,\"Size\":10,\"Type\":1,\"UR"
+		  "L\":\"u\",\"Width\":1.5},{\"Height\":7,\"Size\":10,\"Type\":2,\"URL\":\"u\",\"Width\":1.5},{\"He"
+		  "ight\":7,\"Size\":10,\"Type\":3,\"URL\":\"u\",\"Width\":1.5}],\"UUID\":\"x\"},\"MsgType\":\"TIMI"
+		  "mageElem\"}"},
+		{"immigrate.image, {url='u', format=2}",
+		 "{\"MsgContent\":{\"ImageFormat\":2,\"ImageInfoArray\":[{\"Height\":0,\"Size\":0,\"Type\":1,\"URL"
+		  "\":\"u\",\"Width\":0},{\"Height\":0,\"Size\":0,\"Type\":2,\"URL\":\"u\",\"Width\":0},{\"Height\""
+		  ":0,\"Size\":0,\"Type\":3,\"URL\":\"u\",\"Width\":0}],\"UUID\":\"0bfe935e70c321c7ca3afc75ce0d0ca2"
+		  "\"},\"MsgType\":\"TIMImageElem\"}"},
+		{"immigrate.image, {url='u', format=2.5}",
+		 "{\"MsgContent\":{\"ImageFormat\":0,\"ImageInfoArray\":[{\"Height\":0,\"Size\":0,\"Type\":1,\"URL"
+		  "\":\"u\",\"Width\":0},{\"Height\":0,\"Size\":0,\"Type\":2,\"URL\":\"u\",\"Width\":0},{\"Height\""
+		  ":0,\"Size\":0,\"Type\":3,\"URL\":\"u\",\"Width\":0}],\"UUID\":\"0bfe935e70c321c7ca3afc75ce0d0ca2"
+		  "\"},\"MsgType\":\"TIMImageElem\"}"},
+		{"immigrate.image, {url='u', format='tiff'}",
+		 "{\"MsgContent\":{\"ImageFormat\":255,\"ImageInfoArray\":[{\"Height\":0,\"Size\":0,\"Type\":1,\"U"
+		  "RL\":\"u\",\"Width\":0},{\"Height\":0,\"Size\":0,\"Type\":2,\"URL\":\"u\",\"Width\":0},{\"Height"
+		  "\":0,\"Size\":0,\"Type\":3,\"URL\":\"u\",\"Width\":0}],\"UUID\":\"0bfe935e70c321c7ca3afc75ce0d0c"
+		  "a2\"},\"MsgType\":\"TIMImageElem\"}"},
+		{"immigrate.image, {url='u', format='jpeg', uuid=12}",
+		 "{\"MsgContent\":{\"ImageFormat\":1,\"ImageInfoArray\":[{\"Height\":0,\"Size\":0,\"Type\":1,\"URL"
+		  "\":\"u\",\"Width\":0},{\"Height\":0,\"Size\":0,\"Type\":2,\"URL\":\"u\",\"Width\":0},{\"Height\""
+		  ":0,\"Size\":0,\"Type\":3,\"URL\":\"u\",\"Width\":0}],\"UUID\":\"12\"},\"MsgType\":\"TIMImageElem"
+		  "\"}"},
+		{"immigrate.image, {url='u', format={}}",
+		 "ERR immigrate.image: format must be a number or a name like \"png\""},
+		{"immigrate.image, {url=5}",
+		 "ERR immigrate.image: url is required"},
+		{"immigrate.image, {}",
+		 "ERR immigrate.image: url is required"},
+		{"immigrate.image, {url='u', size='big'}",
+		 "ERR immigrate.image: size must be a number"},
+		{"immigrate.image, {url='u', width={}}",
+		 "ERR immigrate.image: width must be a number"},
+		{"immigrate.image, {url='u', height=true, size='x'}",
+		 "ERR immigrate.image: size must be a number"},
+		{"immigrate.image, {url='u', uuid={}}",
+		 "ERR immigrate.image: uuid must be a string, not a table"},
+		{"immigrate.image, {url='u', uuid={}, format={}}",
+		 "ERR immigrate.image: uuid must be a string, not a table"},
+		{"immigrate.image, {url='u', format={}, size='x'}",
+		 "ERR immigrate.image: format must be a number or a name like \"png\""},
+		{"immigrate.image, 'u'",
+		 "ERR bad argument #1 to '?' (table expected, got string)"},
+		{"immigrate.image, {url='http://x/p.png', format='png', width=10, height=20, size=300}",
+		 "{\"MsgContent\":{\"ImageFormat\":3,\"ImageInfoArray\":[{\"Height\":20,\"Size\":300,\"Type\":1,\""
+		  "URL\":\"http://x/p.png\",\"Width\":10},{\"Height\":20,\"Size\":300,\"Type\":2,\"URL\":\"http://x"
+		  "/p.png\",\"Width\":10},{\"Height\":20,\"Size\":300,\"Type\":3,\"URL\":\"http://x/p.png\",\"Width"
+		  "\":10}],\"UUID\":\"35ddf6d071a9b96a29e9a68d1d9efdc9\"},\"MsgType\":\"TIMImageElem\"}"},
+		{"immigrate.image, {url='u', format='GIF', size=-1, width=1e3, height=2^53}",
+		 "{\"MsgContent\":{\"ImageFormat\":2,\"ImageInfoArray\":[{\"Height\":9007199254740992,\"Size\":-1,"
+		  "\"Type\":1,\"URL\":\"u\",\"Width\":1000},{\"Height\":9007199254740992,\"Size\":-1,\"Type\":2,\"U"
+		  "RL\":\"u\",\"Width\":1000},{\"Height\":9007199254740992,\"Size\":-1,\"Type\":3,\"URL\":\"u\",\"W"
+		  "idth\":1000}],\"UUID\":\"0bfe935e70c321c7ca3afc75ce0d0ca2\"},\"MsgType\":\"TIMImageElem\"}"},
+		{"immigrate.sound, {url='u'}",
+		 "{\"MsgContent\":{\"Download_Flag\":2,\"UUID\":\"0bfe935e70c321c7ca3afc75ce0d0ca2\",\"Url\":\"u\""
+		  "},\"MsgType\":\"TIMSoundElem\"}"},
+		{"immigrate.sound, {url='u', uuid='x', size=1, seconds=2.5}",
+		 "{\"MsgContent\":{\"Download_Flag\":2,\"Second\":2.5,\"Size\":1,\"UUID\":\"x\",\"Url\":\"u\"},\"M"
+		  "sgType\":\"TIMSoundElem\"}"},
+		{"immigrate.sound, {}",
+		 "ERR immigrate.sound: url is required"},
+		{"immigrate.sound, {url=3}",
+		 "{\"MsgContent\":{\"Download_Flag\":2,\"UUID\":\"4e07408562bedb8b60ce05c1decfe3ad\",\"Url\":\"3\""
+		  "},\"MsgType\":\"TIMSoundElem\"}"},
+		{"immigrate.sound, {url='u', seconds='s'}",
+		 "ERR immigrate.sound: seconds must be a number"},
+		{"immigrate.file, {url='u', name='n', size=3}",
+		 "{\"MsgContent\":{\"Download_Flag\":2,\"FileName\":\"n\",\"FileSize\":3,\"UUID\":\"0bfe935e70c321"
+		  "c7ca3afc75ce0d0ca2\",\"Url\":\"u\"},\"MsgType\":\"TIMFileElem\"}"},
+		{"immigrate.file, {}",
+		 "ERR immigrate.file: url is required"},
+		{"immigrate.file, {url='u', name={}}",
+		 "ERR immigrate.file: name must be a string, not a table"},
+		{"immigrate.file, {url='u', uuid='f'}",
+		 "{\"MsgContent\":{\"Download_Flag\":2,\"UUID\":\"f\",\"Url\":\"u\"},\"MsgType\":\"TIMFileElem\"}"},
+		{"immigrate.video, {url='u'}",
+		 "{\"MsgContent\":{\"ThumbDownloadFlag\":2,\"VideoDownloadFlag\":2,\"VideoUUID\":\"0bfe935e70c321c"
+		  "7ca3afc75ce0d0ca2\",\"VideoUrl\":\"u\"},\"MsgType\":\"TIMVideoFileElem\"}"},
+		{"immigrate.video, {url='u', thumb_url='t'}",
+		 "{\"MsgContent\":{\"ThumbDownloadFlag\":2,\"ThumbUUID\":\"e3b98a4da31a127d4bde6e43033f66ba\",\"Th"
+		  "umbUrl\":\"t\",\"VideoDownloadFlag\":2,\"VideoUUID\":\"0bfe935e70c321c7ca3afc75ce0d0ca2\",\"Vide"
+		  "oUrl\":\"u\"},\"MsgType\":\"TIMVideoFileElem\"}"},
+		{"immigrate.video, {url='u', uuid='vu', thumb_url='t', thumb_uuid='tu', format='mp4', thumb_format"
+		  "='jpg', size=1, seconds=2, thumb_size=3, thumb_width=4, thumb_height=5}",
+		 "{\"MsgContent\":{\"ThumbDownloadFlag\":2,\"ThumbFormat\":\"jpg\",\"ThumbHeight\":5,\"ThumbSize\""
+		  ":3,\"ThumbUUID\":\"tu\",\"ThumbUrl\":\"t\",\"ThumbWidth\":4,\"VideoDownloadFlag\":2,\"VideoForma"
+		  "t\":\"mp4\",\"VideoSecond\":2,\"VideoSize\":1,\"VideoUUID\":\"vu\",\"VideoUrl\":\"u\"},\"MsgType"
+		  "\":\"TIMVideoFileElem\"}"},
+		{"immigrate.video, {}",
+		 "ERR immigrate.video: url is required"},
+		{"immigrate.video, {url='u', thumb_uuid='tu'}",
+		 "{\"MsgContent\":{\"ThumbDownloadFlag\":2,\"VideoDownloadFlag\":2,\"VideoUUID\":\"0bfe935e70c321c"
+		  "7ca3afc75ce0d0ca2\",\"VideoUrl\":\"u\"},\"MsgType\":\"TIMVideoFileElem\"}"},
+		{"immigrate.video, {url='u', thumb_width='w'}",
+		 "ERR immigrate.video: thumb_width must be a number"},
+		{"immigrate.video, {url='u', thumb_url={}}",
+		 "ERR immigrate.video: thumb_url must be a string, not a table"},
+		{"immigrate.userid, 'alice'",
+		 "string alice"},
+		{"immigrate.userid, string.rep('x', 40)",
+		 "string u_bd913ff68243d41b9611b2690dfbf2"},
+		{"immigrate.userid, string.rep('x', 40)",
+		 "string u_bd913ff68243d41b9611b2690dfbf2"},
+		{"immigrate.userid, 123",
+		 "string 123"},
+		{"immigrate.userid, 12.5",
+		 "string 12.5"},
+		{"immigrate.userid, {}",
+		 "ERR bad argument #1 to '?' (string expected, got table)"},
+		{"immigrate.userid",
+		 "ERR bad argument #1 to '?' (string expected, got no value)"},
+		{"immigrate.userid, ''",
+		 "string u_e3b0c44298fc1c149afbf4c8996fb9"},
+		{"immigrate.userid, 'a\\0b'",
+		 "string u_59b271ae1bbcb1d31d41929817f4b1"},
+		{"immigrate.userid, 'administrator'",
+		 "string administrator"},
+		{"immigrate.userid, '\\xe7\\xbe\\xa4'",
+		 "string \xe7\xbe\xa4"},
+		{"immigrate.userid, '\\xff'",
+		 "string u_a8100ae6aa1940d0b663bb31cd4661"},
+		{"immigrate.userid, string.rep('y', 32)",
+		 "string yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"},
+		{"immigrate.userid, string.rep('y', 33)",
+		 "string u_d7ba82ebfa31e1fa958857e6be616b"},
+		{"immigrate.userid, string.rep('z', 200)",
+		 "string u_983a71da81783dfb18f7617e411156"},
+		{"immigrate.userid, string.rep('z', 200)",
+		 "string u_983a71da81783dfb18f7617e411156"},
+		{"immigrate.userid, 'a b'",
+		 "string a b"},
+		{"immigrate.userid, '@TGS#x'",
+		 "string @TGS#x"},
+		{"immigrate.groupid, 'room-1'",
+		 "string room-1"},
+		{"immigrate.groupid, '@TGS#abc'",
+		 "string g_6eb08143889f3fc27858ee67398cba281eba8305"},
+		{"immigrate.groupid, '\\xe7\\xbe\\xa4'",
+		 "string g_0df737cb62bb5175b353053ea9998926432da8e4"},
+		{"immigrate.groupid, string.rep('g', 47)",
+		 "string ggggggggggggggggggggggggggggggggggggggggggggggg"},
+		{"immigrate.groupid, string.rep('g', 48)",
+		 "string g_fcf9e935ceb5086c83af273685397d000552388f"},
+		{"immigrate.groupid, 7",
+		 "string 7"},
+		{"immigrate.groupid, 'alice'",
+		 "string alice"},
+		{"immigrate.groupid, ''",
+		 "string g_e3b0c44298fc1c149afbf4c8996fb92427ae41e4"},
+		{"immigrate.groupid, nil",
+		 "ERR bad argument #1 to '?' (string expected, got nil)"},
+		{"immigrate.groupid, 'a\\0b'",
+		 "string g_59b271ae1bbcb1d31d41929817f4b16fb439eb4f"},
+		{"function() return {immigrate.userid('alice'), immigrate.groupid('alice'), immigrate.userid('alic"
+		  "e')} end",
+		 "[\"alice\",\"alice\",\"alice\"]"},
+		{"function() return {immigrate.userid(string.rep('q', 40)), immigrate.groupid(string.rep('q', 40))"
+		  ", immigrate.userid(string.rep('q', 40)), immigrate.groupid(string.rep('q', 40))} end",
+		 "[\"u_b74e475685fce884727c00c1016e24\",\"qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq\",\"u_b74e47568"
+		  "5fce884727c00c1016e24\",\"qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq\"]"},
+		{"immigrate.truncate, 'abc', 2",
+		 "string ab"},
+		{"immigrate.truncate, 123, 2",
+		 "string 12"},
+		{"immigrate.truncate, 'abc', -1",
+		 "ERR immigrate.truncate: negative length"},
+		{"immigrate.truncate, 'abc'",
+		 "ERR bad argument #2 to '?' (number expected, got no value)"},
+		{"immigrate.truncate, 'abc', 1.5",
+		 "ERR bad argument #2 to '?' (number has no integer representation)"},
+		{"immigrate.seconds, 'x'",
+		 "ERR immigrate.seconds: 'x' is neither a number nor an ISO-8601 time"},
+		{"immigrate.seconds, {}",
+		 "ERR immigrate.seconds: expected a number or a string, got table"},
+		{"immigrate.seconds, 0/0",
+		 "ERR immigrate.seconds: not a finite number"},
+		{"immigrate.seconds, -1700000000123",
+		 "number -1700000001"},
+		{"immigrate.seconds, -1700000000123456",
+		 "number -1700000001"},
+		{"function() return math.type(immigrate.seconds(1.5e12)) end",
+		 "string integer"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char code[1024];
+		snprintf(code, sizeof code,
+			 "local ok, v = pcall(%s) "
+			 "if not ok then return 'ERR ' .. tostring(v) end "
+			 "if type(v) == 'table' then return immigrate.json_encode(v) end "
+			 "return type(v) .. ' ' .. tostring(v)",
+			 cases[i].args);
+		is_str(eval_str(code), cases[i].want, "pcall(%s)", cases[i].args);
+	}
 }
 
 static void test_sandbox(void)
@@ -235,6 +498,239 @@ static void test_engine(void)
 	json_decref(opts);
 }
 
+/* The id of native record i in test_ids: kept as is, hashed, or hashed and
+ * longer than the cache keeps inline. */
+static void ids_nth(int i, char *out, size_t size)
+{
+	if (i % 3 == 0)
+		snprintf(out, size, "u%d", i);
+	else if (i % 3 == 1)
+		snprintf(out, size, "a-legacy-id-longer-than-thirty-two-bytes-%d", i);
+	else
+		snprintf(out, size, "%0100d", i);
+}
+
+/* userid/groupid remember what they made: the same answers as computing them
+ * afresh, through a cache far smaller than the ids seen (slots reused), and
+ * every hashed id in the id map. */
+static void test_ids(void)
+{
+	char err[512];
+	struct im_stage *st = NULL;
+	const char *db = scratch_file("ids.db", "");
+	remove(db);
+	if (!ok(im_stage_open(db, &st, err, sizeof err) == 0, "a stage for the id map")) {
+		diag("%s", err);
+		return;
+	}
+	struct im_script_config cfg = {
+		.path = scratch_file("ids.lua", "function map(rec)\n"
+						"  return {kind='x', u=immigrate.userid(rec.id), g=immigrate.groupid(rec.id)}\n"
+						"end\n"),
+		.stage = st,
+	};
+	struct im_script *s;
+	if (!ok(im_script_open(&cfg, &s, err, sizeof err) == 0, "ids.lua opens")) {
+		diag("%s", err);
+		im_stage_close(st);
+		return;
+	}
+	int same = 1, mapped = 1;
+	for (int pass = 0; pass < 3; pass++) {
+		for (int i = 0; i < 3000; i++) {
+			char id[128], u[IM_GROUPID_MAX + 1], g[IM_GROUPID_MAX + 1];
+			ids_nth(pass == 1 ? 2999 - i : i, id, sizeof id);
+			json_t *data = json_pack("{s:s}", "id", id);
+			struct im_script_input in = {.stream = "s", .data = data};
+			json_t *out;
+			struct im_script_failure f;
+			int rc = im_script_map(s, &in, &out, &f);
+			json_t *r = rc == 0 ? json_array_get(out, 0) : NULL;
+			const char *gu = json_string_value(json_object_get(r, "u"));
+			const char *gg = json_string_value(json_object_get(r, "g"));
+			int ru = im_userid_sanitize(id, strlen(id), u), rg = im_groupid_sanitize(id, strlen(id), g);
+			if (!gu || !gg || strcmp(gu, u) || strcmp(gg, g)) {
+				if (same)
+					diag("pass %d id %s: got %s %s, want %s %s", pass, id, gu ? gu : "-",
+					     gg ? gg : "-", u, g);
+				same = 0;
+			}
+			char *nu = NULL, *ng = NULL;
+			if (pass == 2 && ((ru > 0 && (im_stage_idmap_get(st, "user", id, &nu) != 0 || strcmp(nu, u))) ||
+					  (rg > 0 && (im_stage_idmap_get(st, "group", id, &ng) != 0 || strcmp(ng, g)))))
+				mapped = 0;
+			free(nu);
+			free(ng);
+			json_decref(data);
+		}
+	}
+	ok(same, "3 x 3000 ids, forwards, backwards, forwards: the ids im_*_sanitize make");
+	ok(mapped, "every hashed id is in the id map");
+	im_script_close(s);
+	im_stage_close(st);
+}
+
+/* ctx is a new table on every call, whatever the script did to the last one,
+ * and follows the stream of each record. */
+static void test_ctx(void)
+{
+	char err[512];
+	struct im_script_config cfg = {
+		.path = scratch_file("ctx.lua", "local last\n"
+						"function map(rec, ctx)\n"
+						"  local same = last == ctx\n"
+						"  local n = 0 for _ in pairs(ctx) do n = n + 1 end\n"
+						"  local stale = ctx.scribble or ctx.stream == 'changed'\n"
+						"  ctx.scribble = true; ctx.stream = 'changed'\n"
+						"  last = ctx\n"
+						"  return {kind='x', same=same, stale=stale, keys=n}\n"
+						"end\n"),
+	};
+	struct im_script *s;
+	if (!ok(im_script_open(&cfg, &s, err, sizeof err) == 0, "ctx.lua opens")) {
+		diag("%s", err);
+		return;
+	}
+	static const struct {
+		const char *stream, *source_id, *origin;
+		int keys;
+	} calls[] = {
+		{"users", "1", "f:1", 3}, {"users", NULL, "f:2", 2}, {"messages", "3", NULL, 2},
+		{"users", "4", "f:4", 3}, {"messages", "5", "f:5", 3},
+	};
+	int fine = 1;
+	for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+		json_t *data = json_object();
+		struct im_script_input in = {.stream = calls[i].stream, .source_id = calls[i].source_id,
+					     .origin = calls[i].origin, .data = data};
+		json_t *out;
+		struct im_script_failure f;
+		int rc = im_script_map(s, &in, &out, &f);
+		json_t *r = rc == 0 ? json_array_get(out, 0) : NULL;
+		if (!r || json_is_true(json_object_get(r, "same")) || json_is_true(json_object_get(r, "stale")) ||
+		    json_integer_value(json_object_get(r, "keys")) != calls[i].keys) {
+			diag("call %zu: %s", i, rc ? f.reason : "a reused or scribbled ctx");
+			fine = 0;
+		}
+		json_decref(data);
+	}
+	ok(fine, "a fresh ctx with exactly its fields on every call");
+	im_script_close(s);
+
+	cfg.path = scratch_file("ctx2.lua", "function map(rec, ctx)\n"
+					    "  return {kind='x', stream=ctx.stream, sid=ctx.source_id, origin=ctx.origin}\n"
+					    "end\n"
+					    "function finish(ctx) return {kind='x', stream=ctx.stream, sid=ctx.source_id} end\n");
+	if (!ok(im_script_open(&cfg, &s, err, sizeof err) == 0, "ctx2.lua opens")) {
+		diag("%s", err);
+		return;
+	}
+	fine = 1;
+	for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+		json_t *data = json_object();
+		struct im_script_input in = {.stream = calls[i].stream, .source_id = calls[i].source_id,
+					     .origin = calls[i].origin, .data = data};
+		json_t *out;
+		struct im_script_failure f;
+		json_t *r = im_script_map(s, &in, &out, &f) == 0 ? json_array_get(out, 0) : NULL;
+		const char *stream = json_string_value(json_object_get(r, "stream"));
+		const char *sid = json_string_value(json_object_get(r, "sid"));
+		const char *origin = json_string_value(json_object_get(r, "origin"));
+		if (!stream || strcmp(stream, calls[i].stream) || (!sid) != !calls[i].source_id ||
+		    (sid && strcmp(sid, calls[i].source_id)) || (!origin) != !calls[i].origin ||
+		    (origin && strcmp(origin, calls[i].origin))) {
+			diag("call %zu: stream %s sid %s origin %s", i, stream ? stream : "-", sid ? sid : "-",
+			     origin ? origin : "-");
+			fine = 0;
+		}
+		json_decref(data);
+	}
+	ok(fine, "ctx.stream, source_id and origin follow each record as streams alternate");
+	json_t *out;
+	struct im_script_failure f;
+	ok(im_script_finish(s, &out, &f) == 0 &&
+		   !strcmp(json_string_value(json_object_get(json_array_get(out, 0), "stream")), "finish") &&
+		   !json_object_get(json_array_get(out, 0), "sid"),
+	   "finish's ctx: stream \"finish\", no source_id");
+	im_script_close(s);
+}
+
+/* The collector, paced for small heaps, still keeps a state's memory near what
+ * is alive: garbage made call after call never piles up towards the cap, for a
+ * small heap and for one holding a few MB; and a script that picks the
+ * generational collector keeps it. */
+static void test_gc_pace(void)
+{
+	char err[512];
+	static const char *const scripts[] = {
+		"local keep = {}\n",
+		"local keep = {}\nfor i = 1, 40000 do keep[i] = string.rep('k', 60) .. i end\n",
+	};
+	for (int big = 0; big < 2; big++) {
+		char text[1024];
+		snprintf(text, sizeof text,
+			 "%s"
+			 "local peak, base = 0, collectgarbage('count')\n"
+			 "function map(rec)\n"
+			 "  for i = 1, 200 do local t = {i, tostring(i) .. 'garbage'} end\n"
+			 "  local c = collectgarbage('count')\n"
+			 "  if c > peak then peak = c end\n"
+			 "  return {kind='x', peak=peak, base=base}\n"
+			 "end\n",
+			 scripts[big]);
+		struct im_script_config cfg = {.path = scratch_file("gc.lua", text), .memory_limit = 32u << 20};
+		struct im_script *s;
+		if (!ok(im_script_open(&cfg, &s, err, sizeof err) == 0, "gc.lua opens")) {
+			diag("%s", err);
+			return;
+		}
+		json_t *data = json_object(), *out = NULL;
+		struct im_script_input in = {.stream = "s", .data = data};
+		struct im_script_failure f;
+		int rc = 0;
+		for (int i = 0; i < 3000 && rc == 0; i++)
+			rc = im_script_map(s, &in, &out, &f);
+		json_t *r = rc == 0 ? json_array_get(out, 0) : NULL;
+		double peak = json_number_value(json_object_get(r, "peak"));
+		double base = json_number_value(json_object_get(r, "base"));
+		/* About 60 MB of garbage went through; what stays is base (the live
+		 * heap) plus the 1 MB of room, or twice base, and some slack for the
+		 * incremental collector's lag. */
+		double bound = (base + 1024 > 2 * base ? base + 1024 : 2 * base) * 1.5;
+		ok(rc == 0 && peak > base && peak < bound, "%s heap: peak %.0f KB, live %.0f KB, bound %.0f KB",
+		   big ? "a 4 MB" : "a small", peak, base, bound);
+		json_decref(data);
+		im_script_close(s);
+	}
+
+	struct im_script_config cfg = {
+		.path = scratch_file("gen.lua", "collectgarbage('generational')\n"
+						"function map(rec)\n"
+						"  local t = {} for i = 1, 50 do t[i] = {i} end\n"
+						"  return {kind='x', mode=collectgarbage('generational')}\n"
+						"end\n"),
+	};
+	struct im_script *s;
+	if (!ok(im_script_open(&cfg, &s, err, sizeof err) == 0, "gen.lua opens")) {
+		diag("%s", err);
+		return;
+	}
+	json_t *data = json_object(), *out = NULL;
+	struct im_script_input in = {.stream = "s", .data = data};
+	struct im_script_failure f;
+	int kept = 1;
+	for (int i = 0; i < 500; i++) {
+		const char *mode = im_script_map(s, &in, &out, &f) == 0
+					   ? json_string_value(json_object_get(json_array_get(out, 0), "mode"))
+					   : NULL;
+		if (!mode || strcmp(mode, "generational"))
+			kept = 0;
+	}
+	ok(kept, "a script's own choice of the generational collector stands");
+	json_decref(data);
+	im_script_close(s);
+}
+
 /* The bundled identity.lua runs natively for records it passes through: same
  * records as the Lua function, and the shipped file is the text the engine
  * recognises. */
@@ -326,6 +822,7 @@ int main(void)
 	if (!L)
 		return 99;
 	test_helpers();
+	test_helper_results();
 	test_sandbox();
 	/* Blocks of every small size class and beyond, grown, shrunk and reused
 	 * (sandbox_alloc keeps freed small blocks): contents survive every move. */
@@ -346,6 +843,9 @@ int main(void)
 	       13 * 210, "tables and strings of every size keep their contents through the allocator's reuse");
 	im_lua_close(L);
 	test_engine();
+	test_ids();
+	test_ctx();
+	test_gc_pace();
 	test_identity();
 	scratch_cleanup();
 	return done_testing();
