@@ -11,7 +11,6 @@ noinst_LTLIBRARIES += src/libimtransform.la
 src_libimtransform_la_SOURCES = \
 	src/stage.c src/stage.h \
 	src/imrecord.c src/imrecord.h \
-	src/jsonout.c src/jsonout.h \
 	src/script.c src/script.h src/script_priv.h src/script_lib.c \
 	src/job.c src/job.h \
 	src/extract.c src/extract.h
