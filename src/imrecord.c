@@ -728,9 +728,15 @@ int im_record_prepare_v(struct im_validator *v, const struct imv *rec, int64_t s
 
 const char *im_record_rejected_text(struct im_validator *v, const struct imv *rec)
 {
-	if (!imv_is_object(rec) || write_record(v, &v->rejected, rec, v->stripped, v->nderived, 1) < 0)
-		return NULL;
-	return v->rejected.data;
+	if (imv_is_object(rec))
+		return write_record(v, &v->rejected, rec, v->stripped, v->nderived, 1) < 0 ? NULL : v->rejected.data;
+	/* json_dumps without JSON_ENCODE_ANY: arrays, but no scalars. */
+	struct im_jbuf j = {v->rejected.data, 0, v->rejected.cap};
+	int rc = imv_is_array(rec) ? im_imv_write(&j, rec, 1) : -1;
+	v->rejected.data = j.data;
+	v->rejected.len = j.len;
+	v->rejected.cap = j.cap;
+	return rc < 0 ? NULL : v->rejected.data;
 }
 
 int im_record_prepare(struct im_validator *v, json_t *rec, int64_t seq, struct im_prepared *out, char *why,

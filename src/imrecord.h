@@ -103,7 +103,7 @@ int im_record_prepare_v(struct im_validator *v, const struct imv *rec, int64_t s
  * got from json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS) of the record as it
  * left it (kind and _source_id dropped once they were checked, derived fields
  * added once made), for the dead letter. Owned by the validator, valid until
- * the next call; NULL when rec is not an object or out of memory. */
+ * the next call; NULL for a scalar (as json_dumps) or out of memory. */
 const char *im_record_rejected_text(struct im_validator *v, const struct imv *rec);
 
 #endif
