@@ -221,6 +221,10 @@ struct im_validator {
 	int stripped;
 	size_t nderived;
 	struct im_jextra derived[2]; /* sorted by key */
+	/* The record's fields by their place in fields[kind], filled while they
+	 * are checked: the keys and rules below then need no lookups. */
+	const struct field *ftable;
+	const struct imv *fv[16];
 };
 
 struct im_validator *im_validator_new(const struct im_rules *rules)
@@ -305,18 +309,29 @@ static int check_field(enum im_kind k, const struct field *f, const struct imv *
 	return 0;
 }
 
-static const char *str(const struct imv *rec, const char *key)
+/* The value of field key. The names used below are the field table's own
+ * strings (one literal per text in this file), found by address; any other
+ * name is looked up. */
+static const struct imv *field_value(const struct im_validator *v, const struct imv *rec, const char *key)
 {
-	return imv_string(imv_get(rec, key));
+	for (size_t i = 0; v->ftable && v->ftable[i].name; i++)
+		if (v->ftable[i].name == key)
+			return v->fv[i];
+	return imv_get(rec, key);
 }
+
+#define str(rec, key) imv_string(field_value(v, rec, key))
 
 /* An integer field, derived ones included. */
 static int64_t num(const struct im_validator *v, const struct imv *rec, const char *key)
 {
+	const struct imv *val = field_value(v, rec, key);
+	if (val) /* a derived field is never one the record has */
+		return imv_integer(val);
 	for (size_t i = 0; i < v->nderived; i++)
 		if (!strcmp(v->derived[i].key, key))
 			return v->derived[i].value;
-	return imv_integer(imv_get(rec, key));
+	return 0;
 }
 
 /* Field checks that need the spec's rules beyond types. */
@@ -332,7 +347,7 @@ static int check_kind_rules(struct im_validator *v, enum im_kind k, const struct
 			const char *field, *tag;
 		} tags[] = {{"Nick", "Tag_Profile_IM_Nick"}, {"FaceUrl", "Tag_Profile_IM_Image"}};
 		for (size_t i = 0; i < 2; i++) {
-			const struct imv *val = imv_get(rec, tags[i].field);
+			const struct imv *val = field_value(v, rec, tags[i].field);
 			if (!val)
 				continue;
 			struct imv_member m[2] = {
@@ -346,7 +361,7 @@ static int check_kind_rules(struct im_validator *v, enum im_kind k, const struct
 		return 0;
 	}
 	case IM_KIND_PROFILE: {
-		const struct imv *items = imv_get(rec, "ProfileItem");
+		const struct imv *items = field_value(v, rec, "ProfileItem");
 		if (imv_array_size(items) == 0)
 			return invalid(why, why_size, 40001, "ProfileItem is empty");
 		size_t i;
@@ -363,7 +378,7 @@ static int check_kind_rules(struct im_validator *v, enum im_kind k, const struct
 	case IM_KIND_C2C_MSG:
 	case IM_KIND_GROUP_MSG: {
 		bool group = k == IM_KIND_GROUP_MSG;
-		const struct imv *body = imv_get(rec, "MsgBody");
+		const struct imv *body = field_value(v, rec, "MsgBody");
 		if ((rc = im_rules_msg_body_v(&v->rules, body, group, sub, sizeof sub)))
 			return invalid(why, why_size, group ? 10004 : rc, "%s", sub);
 		if (group && num(v, rec, "SendTime") > (int64_t)time(NULL))
@@ -371,7 +386,7 @@ static int check_kind_rules(struct im_validator *v, enum im_kind k, const struct
 		return 0;
 	}
 	case IM_KIND_C2C_READ: {
-		const struct imv *t = imv_get(rec, "MsgReadTime");
+		const struct imv *t = field_value(v, rec, "MsgReadTime");
 		if (!t || imv_is_integer(t))
 			return 0;
 		const char *s = imv_string(t);
@@ -396,7 +411,7 @@ static int check_kind_rules(struct im_validator *v, enum im_kind k, const struct
 	case IM_KIND_GROUP_MEMBER:
 		if ((rc = im_rules_member_fields_v(rec, true, sub, sizeof sub)))
 			return invalid(why, why_size, rc, "%s", sub);
-		if (imv_get(rec, "UnreadMsgNum") && num(v, rec, "UnreadMsgNum") < 0)
+		if (field_value(v, rec, "UnreadMsgNum") && num(v, rec, "UnreadMsgNum") < 0)
 			return invalid(why, why_size, 10004, "UnreadMsgNum is negative");
 		return 0;
 	case IM_KIND_GROUP_UNREAD:
@@ -410,7 +425,8 @@ static int check_kind_rules(struct im_validator *v, enum im_kind k, const struct
 
 /* Records of group kinds name their group by GroupId; a group created by this
  * migration has a custom id (never "@TGS#..." unless Community "@TGS#_..."). */
-static int check_group_ref(enum im_kind k, const struct imv *rec, char *why, size_t why_size)
+static int check_group_ref(const struct im_validator *v, enum im_kind k, const struct imv *rec, char *why,
+			   size_t why_size)
 {
 	const char *id = str(rec, "GroupId");
 	if (!id || k == IM_KIND_GROUP)
@@ -478,7 +494,7 @@ static int add_derived(struct im_validator *v, const struct imv *rec, const char
 		return 0;
 	int have_basis = 0;
 	for (; *names; names++) {
-		if (imv_get(rec, *names))
+		if (field_value(v, rec, *names))
 			continue;
 		if (!have_basis++ && derive_basis(v, rec, sid) < 0)
 			return -1;
@@ -512,23 +528,12 @@ static int key_str(struct buf *b, const char *s)
 static int key_int(struct buf *b, int64_t n)
 {
 	/* By hand: snprintf is a measurable share of staging a message. */
-	char tmp[24], *p = tmp + sizeof tmp;
-	uint64_t u = n < 0 ? 0 - (uint64_t)n : (uint64_t)n;
-	do
-		*--p = (char)('0' + u % 10);
-	while (u /= 10);
-	if (n < 0)
-		*--p = '-';
-	if (b->data[b->len - 1] != '[')
-		*--p = ',';
-	size_t len = (size_t)(tmp + sizeof tmp - p);
-	if (buf_reserve(b, len))
+	if (buf_reserve(b, 21))
 		return -1;
-	char *d = b->data + b->len;
-	for (size_t i = 0; i < len; i++) /* a few bytes: cheaper than a call */
-		d[i] = p[i];
-	b->len += len;
-	d[len] = '\0';
+	if (b->data[b->len - 1] != '[')
+		b->data[b->len++] = ',';
+	b->len += im_json_int(b->data + b->len, n);
+	b->data[b->len] = '\0';
 	return 0;
 }
 
@@ -549,7 +554,8 @@ static int key_json(struct buf *b, const struct imv *val)
 }
 
 /* The sorted user pair a one-to-one conversation is keyed by. */
-static void pair(const struct imv *rec, const char *f1, const char *f2, const char **lo, const char **hi)
+static void pair(const struct im_validator *v, const struct imv *rec, const char *f1, const char *f2,
+		 const char **lo, const char **hi)
 {
 	const char *a = str(rec, f1), *b = str(rec, f2);
 	if (strcmp(a, b) <= 0) {
@@ -591,7 +597,7 @@ static int make_keys(struct im_validator *v, enum im_kind k, const struct imv *r
 	case IM_KIND_PROFILE:
 		/* Several profile records of one user each set other tags. */
 		rc = rc || buf_adds(conv, str(rec, "From_Account")) || key_str(key, str(rec, "From_Account")) ||
-		     key_json(key, imv_get(rec, "ProfileItem"));
+		     key_json(key, field_value(v, rec, "ProfileItem"));
 		break;
 	case IM_KIND_FRIEND:
 	case IM_KIND_BLACKLIST:
@@ -600,19 +606,19 @@ static int make_keys(struct im_validator *v, enum im_kind k, const struct imv *r
 		break;
 	case IM_KIND_C2C_MSG:
 		/* The target's own dedupe identity (spec §5.2): pair + seq + random + time. */
-		pair(rec, "From_Account", "To_Account", &lo, &hi);
+		pair(v, rec, "From_Account", "To_Account", &lo, &hi);
 		out->ord = num(v, rec, "MsgTimeStamp");
 		rc = rc || buf_adds(conv, lo) || buf_add(conv, "|", 1) || buf_adds(conv, hi) || key_str(key, lo) ||
 		     key_str(key, hi) || key_int(key, num(v, rec, "MsgSeq")) ||
 		     key_int(key, num(v, rec, "MsgRandom")) || key_int(key, num(v, rec, "MsgTimeStamp"));
 		break;
 	case IM_KIND_C2C_READ:
-		pair(rec, "Report_Account", "Peer_Account", &lo, &hi);
-		if (read_time(imv_get(rec, "MsgReadTime"), &t))
+		pair(v, rec, "Report_Account", "Peer_Account", &lo, &hi);
+		if (read_time(field_value(v, rec, "MsgReadTime"), &t))
 			out->ord = t;
 		rc = rc || buf_adds(conv, lo) || buf_add(conv, "|", 1) || buf_adds(conv, hi) ||
 		     key_str(key, str(rec, "Report_Account")) || key_str(key, str(rec, "Peer_Account")) ||
-		     key_json(key, imv_get(rec, "MsgReadTime"));
+		     key_json(key, field_value(v, rec, "MsgReadTime"));
 		break;
 	case IM_KIND_GROUP:
 		if (str(rec, "GroupId"))
@@ -653,6 +659,7 @@ int im_record_prepare_v(struct im_validator *v, const struct imv *rec, int64_t s
 	out->kind = IM_KIND_UNKNOWN;
 	v->stripped = 0;
 	v->nderived = 0;
+	v->ftable = NULL;
 	if (!imv_is_object(rec))
 		return invalid(why, why_size, 0, "an IM record must be an object");
 	const struct imv *kind = imv_get(rec, "kind");
@@ -683,6 +690,7 @@ int im_record_prepare_v(struct im_validator *v, const struct imv *rec, int64_t s
 	}
 	v->stripped = 1;
 
+	memset(v->fv, 0, sizeof v->fv);
 	size_t required_seen = 0, required_all = 0;
 	for (size_t i = 0; i < rec->len; i++) {
 		const struct imv_member *m = &rec->u.members[i];
@@ -694,6 +702,10 @@ int im_record_prepare_v(struct im_validator *v, const struct imv *rec, int64_t s
 		int rc = check_field(k, f, &m->val, why, why_size);
 		if (rc)
 			return rc;
+		/* The first member whose C-string name is the field's (a key with a NUL
+		 * after the name checks as that field but is not found by name). */
+		if (m->klen == strlen(f->name) && !v->fv[f - fields[k]])
+			v->fv[f - fields[k]] = &m->val;
 		required_seen += f->required; /* keys are unique: each counts once */
 	}
 	for (const struct field *f = fields[k]; f->name; f++)
@@ -702,9 +714,10 @@ int im_record_prepare_v(struct im_validator *v, const struct imv *rec, int64_t s
 	for (const struct field *f = fields[k]; required_seen < required_all && f->name; f++)
 		if (f->required && !imv_get(rec, f->name))
 			return invalid(why, why_size, bad_field_code[k], "%s is required", f->name);
+	v->ftable = fields[k];
 	int rc = check_kind_rules(v, k, rec, why, why_size);
 	if (!rc)
-		rc = check_group_ref(k, rec, why, why_size);
+		rc = check_group_ref(v, k, rec, why, why_size);
 	if (rc)
 		return rc;
 
@@ -715,7 +728,7 @@ int im_record_prepare_v(struct im_validator *v, const struct imv *rec, int64_t s
 		/* The payload holds MsgBody and CloudCustomData (escaped, so no shorter)
 		 * plus other fields: when it fits, the message fits, and the exact count
 		 * is only needed for large payloads. */
-		size_t size = im_rules_msg_size_v(imv_get(rec, "MsgBody"), str(rec, "CloudCustomData"));
+		size_t size = im_rules_msg_size_v(field_value(v, rec, "MsgBody"), str(rec, "CloudCustomData"));
 		if (size > v->rules.msg_max_bytes)
 			return invalid(why, why_size, k == IM_KIND_GROUP_MSG ? 80002 : 93000,
 				       "message is %zu bytes, over %zu", size, v->rules.msg_max_bytes);

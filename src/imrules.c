@@ -558,10 +558,11 @@ static int check_elem(const struct imv *el, size_t idx, bool group_import, bool 
 				return fail(why, why_size, "MsgBody[%zu] %s lacks %s", idx, t, f->name);
 			if (v && !type_matches(v, f->type))
 				return fail(why, why_size, "MsgBody[%zu] %s.%s has the wrong type", idx, t, f->name);
-			/* The download flag tells clients the file is fetched by URL; 2 is the only value. */
-			if (v && strstr(f->name, "ownloadFlag") && imv_integer(v) != 2)
+			/* The download flag tells clients the file is fetched by URL; 2 is the only value.
+			 * (Every flag field is numeric: the name is looked at for those only.) */
+			if (v && f->type == F_NUM && strstr(f->name, "ownloadFlag") && imv_integer(v) != 2)
 				return fail(why, why_size, "MsgBody[%zu] %s.%s must be 2", idx, t, f->name);
-			if (v && !strcmp(f->name, "Download_Flag") && imv_integer(v) != 2)
+			if (v && f->type == F_NUM && !strcmp(f->name, "Download_Flag") && imv_integer(v) != 2)
 				return fail(why, why_size, "MsgBody[%zu] %s.%s must be 2", idx, t, f->name);
 		}
 		if (!strcmp(t, "TIMImageElem"))

@@ -76,21 +76,10 @@ void imv_arena_free(struct imv_arena *a)
 	a->cur = a->end = NULL;
 }
 
-const struct imv *imv_getn(const struct imv *obj, const char *key, size_t klen)
-{
-	if (!imv_is_object(obj))
-		return NULL;
-	for (size_t i = 0; i < obj->len; i++) {
-		const struct imv_member *m = &obj->u.members[i];
-		if (m->klen == klen && (!klen || (m->key[0] == key[0] && !memcmp(m->key, key, klen))))
-			return &m->val;
-	}
-	return NULL;
-}
-
 int imv_from_json(struct imv_arena *a, const json_t *v, struct imv *out)
 {
 	out->len = 0;
+	out->plain = out->key_plain = 0;
 	switch (json_typeof(v)) {
 	case JSON_OBJECT: {
 		size_t n = json_object_size(v), i = 0;

@@ -23,6 +23,10 @@ struct imv_member;
 
 struct imv {
 	enum imv_type type;
+	/* Known to need no JSON escaping (no byte < 0x20, '"' or '\\'): plain for
+	 * this string, key_plain for the key of the member this is the value of.
+	 * 0 when not known: writers then escape. */
+	uint8_t plain, key_plain;
 	size_t len; /* string bytes, array items or object members */
 	union {
 		int64_t i;
@@ -67,6 +71,15 @@ void imv_arena_free(struct imv_arena *a);
 /* A copy of v in a (members in the object's order). Returns 0, or -1 when out of memory. */
 int imv_from_json(struct imv_arena *a, const json_t *v, struct imv *out);
 
+/* Non-zero when one of the 8 bytes of w is < 0x20, '"' or '\\' (exact as an
+ * answer to "any?"; which byte it flags is not). */
+static inline uint64_t imv_word_needs_escape(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	uint64_t quote = w ^ (ones * '"'), slash = w ^ (ones * '\\');
+	return ((w - ones * 0x20) | (quote - ones) | (slash - ones)) & ~w & high;
+}
+
 /* Accessors with Jansson's answers for the wrong type or an absent (NULL) value. */
 static inline bool imv_is_string(const struct imv *v) { return v && v->type == IMV_STRING; }
 static inline bool imv_is_integer(const struct imv *v) { return v && v->type == IMV_INT; }
@@ -87,8 +100,25 @@ static inline const struct imv *imv_array_get(const struct imv *v, size_t i)
 #define imv_array_foreach(arr, index, value)                                                              \
 	for (index = 0; index < imv_array_size(arr) && (value = imv_array_get(arr, index)); index++)
 
-/* The member named key[0..klen) of obj, or NULL (absent, or obj is not an object). */
-const struct imv *imv_getn(const struct imv *obj, const char *key, size_t klen);
+/* The member named key[0..klen) of obj, or NULL (absent, or obj is not an
+ * object). Inline, with a byte loop: keys are short and a lookup is on every
+ * path of the validator. */
+static inline const struct imv *imv_getn(const struct imv *obj, const char *key, size_t klen)
+{
+	if (!imv_is_object(obj))
+		return NULL;
+	for (size_t i = 0; i < obj->len; i++) {
+		const struct imv_member *m = &obj->u.members[i];
+		if (m->klen != klen)
+			continue;
+		size_t j = 0;
+		while (j < klen && m->key[j] == key[j])
+			j++;
+		if (j == klen)
+			return &m->val;
+	}
+	return NULL;
+}
 
 /* The same for a C string (inline: strlen of a literal costs nothing). */
 static inline const struct imv *imv_get(const struct imv *obj, const char *key)

@@ -45,14 +45,6 @@ static const char hex_upper[] = "0123456789ABCDEF";
 
 /* Writes s as a JSON string literal at p, which has room for n * 6 + 2 bytes
  * (every byte a \u00XX); returns the end. */
-/* Non-zero when one of the 8 bytes of w is < 0x20, '"' or '\\'. */
-static inline uint64_t word_needs_escape(uint64_t w)
-{
-	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-	uint64_t quote = w ^ (ones * '"'), slash = w ^ (ones * '\\');
-	return ((w - ones * 0x20) | (quote - ones) | (slash - ones)) & ~w & high;
-}
-
 static char *escape(char *p, const char *s, size_t n, const char *hex)
 {
 	*p++ = '"';
@@ -62,7 +54,7 @@ static char *escape(char *p, const char *s, size_t n, const char *hex)
 		uint64_t w;
 		while (i + 8 <= n) {
 			memcpy(&w, s + i, 8);
-			if (word_needs_escape(w))
+			if (imv_word_needs_escape(w))
 				break;
 			memcpy(p, s + i, 8);
 			p += 8;
@@ -73,20 +65,23 @@ static char *escape(char *p, const char *s, size_t n, const char *hex)
 		 * harmless, as none of that word needs escaping. */
 		if (i < n && i + 8 > n && n >= 8) {
 			memcpy(&w, s + n - 8, 8);
-			if (!word_needs_escape(w)) {
+			if (!imv_word_needs_escape(w)) {
 				size_t back = i - (n - 8);
 				memcpy(p - back, s + n - 8, 8);
 				p += 8 - back;
 				i = n;
 			}
 		}
+		/* Byte by byte up to the next byte to escape (short strings: all). */
+		for (; i < n; i++) {
+			unsigned char c = (unsigned char)s[i];
+			if (c < 0x20 || c == '"' || c == '\\')
+				break;
+			*p++ = (char)c;
+		}
 		if (i >= n)
 			break;
 		unsigned char c = (unsigned char)s[i++];
-		if (c >= 0x20 && c != '"' && c != '\\') {
-			*p++ = (char)c;
-			continue;
-		}
 		*p++ = '\\';
 		switch (c) {
 		case '"': *p++ = '"'; break;
@@ -116,22 +111,47 @@ static int put_string(struct im_jbuf *b, const char *s, size_t n, const char *he
 	return 0;
 }
 
-static int put_integer(struct im_jbuf *b, json_int_t n)
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+				     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+				     "8081828384858687888990919293949596979899";
+
+size_t im_json_int(char *out, int64_t n)
 {
-	char tmp[24], *p = tmp + sizeof tmp;
 	uint64_t u = n < 0 ? 0 - (uint64_t)n : (uint64_t)n;
-	do
-		*--p = (char)('0' + u % 10);
-	while (u /= 10);
+	static const uint64_t pow10[19] = {
+		10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull, 100000000ull,
+		1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull, 10000000000000ull,
+		100000000000000ull, 1000000000000000ull, 10000000000000000ull, 100000000000000000ull,
+		1000000000000000000ull, 10000000000000000000ull,
+	};
+	size_t digits = 1;
+	while (digits < 20 && u >= pow10[digits - 1])
+		digits++;
+	size_t len = digits + (n < 0);
+	char *p = out + len;
+	/* Two digits a step, from the end. */
+	while (u >= 100) {
+		unsigned r = (unsigned)(u % 100);
+		u /= 100;
+		*--p = digit_pairs[2 * r + 1];
+		*--p = digit_pairs[2 * r];
+	}
+	if (u >= 10) {
+		*--p = digit_pairs[2 * u + 1];
+		*--p = digit_pairs[2 * u];
+	} else {
+		*--p = (char)('0' + u);
+	}
 	if (n < 0)
 		*--p = '-';
-	size_t len = (size_t)(tmp + sizeof tmp - p);
-	if (reserve(b, sizeof tmp))
+	return len;
+}
+
+static int put_integer(struct im_jbuf *b, json_int_t n)
+{
+	if (reserve(b, 20))
 		return -1;
-	char *d = b->data + b->len;
-	for (size_t i = 0; i < len; i++) /* a few bytes: cheaper than a call */
-		d[i] = p[i];
-	b->len += len;
+	b->len += im_json_int(b->data + b->len, n);
 	return 0;
 }
 
@@ -281,15 +301,25 @@ static inline int put_ch(struct im_jbuf *b, char c)
 	return 0;
 }
 
+/* "s", known to need no escaping. */
+static char *plain_string(char *p, const char *s, size_t n)
+{
+	*p++ = '"';
+	memcpy(p, s, n);
+	p += n;
+	*p++ = '"';
+	return p;
+}
+
 /* [,]"key": */
-static int put_key(struct im_jbuf *b, const char *key, size_t klen, const char *hex, int first)
+static int put_key(struct im_jbuf *b, const char *key, size_t klen, int plain, const char *hex, int first)
 {
 	if (reserve(b, klen * 6 + 4))
 		return -1;
 	char *p = b->data + b->len;
 	if (!first)
 		*p++ = ',';
-	p = escape(p, key, klen, hex);
+	p = plain ? plain_string(p, key, klen) : escape(p, key, klen, hex);
 	*p++ = ':';
 	b->len = (size_t)(p - b->data);
 	return 0;
@@ -297,11 +327,20 @@ static int put_key(struct im_jbuf *b, const char *key, size_t klen, const char *
 
 static int imv_value(struct im_jbuf *b, const struct imv *v, const char *hex, int depth);
 
+/* Bytes, then length (json_dumps' JSON_SORT_KEYS). Keys differ early: a
+ * loop beats memcmp's call. */
+static inline int bytes_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t n = alen < blen ? alen : blen;
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return (unsigned char)a[i] < (unsigned char)b[i] ? -1 : 1;
+	return (alen > blen) - (alen < blen);
+}
+
 static int member_cmp(const struct imv_member *x, const struct imv_member *y)
 {
-	size_t n = x->klen < y->klen ? x->klen : y->klen;
-	int c = memcmp(x->key, y->key, n);
-	return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
+	return bytes_cmp(x->key, x->klen, y->key, y->klen);
 }
 
 static int member_qcmp(const void *a, const void *b)
@@ -338,19 +377,16 @@ static int imv_members(struct im_jbuf *b, const struct imv_member *const *m, siz
 	for (size_t i = 0; i <= n; i++) {
 		/* Extra keys are never among the members: merge by key order. */
 		for (; x < nextra; x++) {
-			if (i < n) {
-				size_t k = extra[x].klen < m[i]->klen ? extra[x].klen : m[i]->klen;
-				int c = memcmp(extra[x].key, m[i]->key, k);
-				if (c > 0 || (c == 0 && extra[x].klen > m[i]->klen))
-					break;
-			}
-			if (put_key(b, extra[x].key, extra[x].klen, hex, first) || put_integer(b, extra[x].value))
+			if (i < n && bytes_cmp(extra[x].key, extra[x].klen, m[i]->key, m[i]->klen) > 0)
+				break;
+			if (put_key(b, extra[x].key, extra[x].klen, 0, hex, first) || put_integer(b, extra[x].value))
 				return -1;
 			first = 0;
 		}
 		if (i == n)
 			break;
-		if (put_key(b, m[i]->key, m[i]->klen, hex, first) || imv_value(b, &m[i]->val, hex, depth + 1))
+		if (put_key(b, m[i]->key, m[i]->klen, m[i]->val.key_plain, hex, first) ||
+		    imv_value(b, &m[i]->val, hex, depth + 1))
 			return -1;
 		first = 0;
 	}
@@ -368,7 +404,7 @@ static int sorted_members(const struct imv *obj, const struct imv_member **small
 	for (size_t i = 0; i < obj->len; i++) {
 		const struct imv_member *x = &obj->u.members[i];
 		size_t s = 0;
-		while (s < nskip && !(skip[s].klen == x->klen && !memcmp(skip[s].key, x->key, x->klen)))
+		while (s < nskip && !(skip[s].klen == x->klen && !bytes_cmp(skip[s].key, x->klen, x->key, x->klen)))
 			s++;
 		if (s == nskip)
 			m[k++] = x;
@@ -407,7 +443,12 @@ static int imv_value(struct im_jbuf *b, const struct imv *v, const char *hex, in
 				return -1;
 		return put_ch(b, ']');
 	case IMV_STRING:
-		return put_string(b, v->u.s, v->len, hex);
+		if (!v->plain)
+			return put_string(b, v->u.s, v->len, hex);
+		if (reserve(b, v->len + 2))
+			return -1;
+		b->len = (size_t)(plain_string(b->data + b->len, v->u.s, v->len) - b->data);
+		return 0;
 	case IMV_INT:
 		return put_integer(b, v->u.i);
 	case IMV_REAL:

@@ -31,6 +31,10 @@ int im_jbuf_set(struct im_jbuf *b, const char *s, size_t n);
 
 void im_jbuf_free(struct im_jbuf *b);
 
+/* Writes the decimal text of n at out (room for 20 bytes; not NUL-terminated)
+ * and returns its length. */
+size_t im_json_int(char *out, int64_t n);
+
 struct imv;
 
 /* The same text for an arena tree (imval.h; its objects are sorted already),

@@ -469,6 +469,30 @@ static int utf8_ok(const char *s, size_t n)
 	return 1;
 }
 
+/* utf8_ok that also tells whether s needs JSON escaping (*plain = 0 if so):
+ * one pass over the bytes for both, where the writer would make a second. */
+static int utf8_plain(const char *s, size_t n, uint8_t *plain)
+{
+	uint64_t esc = 0, high = 0;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, s + i, 8);
+		high |= w;
+		esc |= imv_word_needs_escape(w);
+	}
+	high &= 0x8080808080808080ull;
+	/* The tail (short keys: all of them) through a table: 1 escape, 2 non-ASCII. */
+	static const uint8_t byte_class[256] = {
+		[0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 2,
+	};
+	unsigned cls = 0;
+	for (; i < n; i++)
+		cls |= byte_class[(unsigned char)s[i]];
+	*plain = !esc && !(cls & 1);
+	return high || (cls & 2) ? im_rules_utf8_valid(s, n) : 1;
+}
+
 /* 1: forced array, 0: forced object (immigrate.array/object), -1: neither. */
 static int table_marker(lua_State *L, int idx)
 {
@@ -648,6 +672,7 @@ static int table_to_imv(lua_State *L, int idx, struct conv *c, struct imv *out)
 	int forced = table_marker(L, idx);
 	int is_array = forced >= 0 ? forced : len ? keys_are_1_to_len(L, idx, len) : -1;
 	int d = c->depth++;
+	int top = lua_gettop(L); /* the item (or the key, then the value) goes above */
 	if (is_array == 1) {
 		struct imv *items = NULL;
 		if (len && (len > SIZE_MAX / sizeof *items || !(items = imv_alloc(c->arena, len * sizeof *items)))) {
@@ -658,7 +683,7 @@ static int table_to_imv(lua_State *L, int idx, struct conv *c, struct imv *out)
 			c->path[d].key = NULL;
 			c->path[d].index = (lua_Integer)i;
 			lua_rawgeti(L, idx, (lua_Integer)i);
-			int bad = to_imv(L, lua_gettop(L), c, &items[i - 1]);
+			int bad = to_imv(L, top + 1, c, &items[i - 1]);
 			lua_pop(L, 1);
 			if (bad)
 				return -1;
@@ -687,14 +712,15 @@ static int table_to_imv(lua_State *L, int idx, struct conv *c, struct imv *out)
 		const char *key = lua_tolstring(L, -2, &klen);
 		c->path[d].key = key;
 		c->path[d].len = klen;
-		if (!utf8_ok(key, klen)) {
+		uint8_t key_plain;
+		if (!utf8_plain(key, klen, &key_plain)) {
 			lua_pop(L, 2);
 			ms->n = base;
 			c->depth = d + 1;
 			return conv_fail(c, "key is not valid UTF-8"), -1;
 		}
 		struct imv val;
-		if (to_imv(L, lua_gettop(L), c, &val)) {
+		if (to_imv(L, top + 2, c, &val)) {
 			lua_pop(L, 2);
 			ms->n = base;
 			return -1;
@@ -710,6 +736,7 @@ static int table_to_imv(lua_State *L, int idx, struct conv *c, struct imv *out)
 			ms->m = m;
 			ms->cap = cap;
 		}
+		val.key_plain = key_plain;
 		ms->m[ms->n].key = key; /* Lua's own bytes: see RESULTS_KEY */
 		ms->m[ms->n].klen = klen;
 		ms->m[ms->n++].val = val;
@@ -735,6 +762,7 @@ static int table_to_imv(lua_State *L, int idx, struct conv *c, struct imv *out)
 static int to_imv(lua_State *L, int idx, struct conv *c, struct imv *out)
 {
 	out->len = 0;
+	out->plain = out->key_plain = 0;
 	switch (lua_type(L, idx)) {
 	case LUA_TNIL:
 		out->type = IMV_NULL;
@@ -764,7 +792,7 @@ static int to_imv(lua_State *L, int idx, struct conv *c, struct imv *out)
 	case LUA_TSTRING: {
 		size_t len;
 		const char *s = lua_tolstring(L, idx, &len);
-		if (!utf8_ok(s, len))
+		if (!utf8_plain(s, len, &out->plain))
 			return conv_fail(c, "string is not valid UTF-8"), -1;
 		out->type = IMV_STRING;
 		out->len = len;
