@@ -25,14 +25,14 @@
 #define MAX_DEPTH 64
 
 char im_lua_null_key;
+char im_lua_array_key;
+char im_lua_object_key;
 /* Registry key of the table map() or finish() last returned. The arena trees
  * of im_script_map_v point into the strings of the tables they were read from
  * instead of copying them: the emitted tables stay in the emit table and the
  * returned one here until the next call, and no Lua code runs in between to
  * change or collect them. */
-static char RESULTS_KEY;
-char im_lua_array_key;
-char im_lua_object_key;
+static char results_key;
 
 struct im_script {
 	lua_State *L;
@@ -737,7 +737,7 @@ static int table_to_imv(lua_State *L, int idx, struct conv *c, struct imv *out)
 			ms->cap = cap;
 		}
 		val.key_plain = key_plain;
-		ms->m[ms->n].key = key; /* Lua's own bytes: see RESULTS_KEY */
+		ms->m[ms->n].key = key; /* Lua's own bytes: see results_key */
 		ms->m[ms->n].klen = klen;
 		ms->m[ms->n++].val = val;
 		lua_pop(L, 1);
@@ -796,7 +796,7 @@ static int to_imv(lua_State *L, int idx, struct conv *c, struct imv *out)
 			return conv_fail(c, "string is not valid UTF-8"), -1;
 		out->type = IMV_STRING;
 		out->len = len;
-		out->u.s = s; /* Lua's own bytes (NUL-terminated): see RESULTS_KEY */
+		out->u.s = s; /* Lua's own bytes (NUL-terminated): see results_key */
 		return 0;
 	}
 	case LUA_TTABLE:
@@ -983,7 +983,7 @@ static int protected_call(lua_State *L)
 		return 2;
 	}
 	lua_pushvalue(L, 2);
-	lua_rawsetp(L, LUA_REGISTRYINDEX, &RESULTS_KEY);
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &results_key);
 	for (int i = 1; i <= s->n_emitted; i++) {
 		lua_rawgeti(L, 1, i);
 		collect_one(L, s, lua_gettop(L), "an emitted value");
