@@ -15,7 +15,8 @@
 #   - the sendbird and easemob fixtures through scripts/sendbird.lua and
 #     scripts/easemob.lua when those plugins are built,
 # and compares the records table (kind, conv, ord, seq, payload, source_id,
-# dedupe_key), the dead letters (stage, kind, code, reason, payload, origin)
+# dedupe_key), the raw records (their text is written by jsonout.c too), the
+# dead letters (stage, kind, code, reason, payload, origin)
 # and the `preview` output (stdout and stderr). Exits 1 on any difference.
 #
 # The corpora give each bad record one reason only: of a Lua table with several
@@ -39,6 +40,8 @@ fail=0
 
 dump() {
 	sqlite3 "$1" "SELECT kind, conv, ord, seq, quote(payload), quote(source_id), dedupe_key FROM records ORDER BY seq;
+		SELECT '--- raw';
+		SELECT stream, quote(source_id), quote(origin), quote(data) FROM raw ORDER BY id;
 		SELECT '--- dead letters';
 		SELECT stage, quote(kind), quote(code), reason, quote(payload), quote(origin) FROM dead_letters ORDER BY id;"
 }
