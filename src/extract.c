@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "host.h"
+#include "imval.h"
 #include "job.h"
 #include "jsonout.h"
 #include "log.h"
@@ -106,33 +107,28 @@ static int print_record(struct im_transform *t, const struct im_prepared *p)
 }
 
 /* Validates and stages (or prints) each record the script made. */
-static int handle_results(struct im_transform *t, json_t *records, const struct im_script_input *in,
-			  int64_t raw_id, struct im_extract_stats *stats, char *err, size_t err_size)
+static int handle_results(struct im_transform *t, const struct imv *records, size_t n,
+			  const struct im_script_input *in, int64_t raw_id, struct im_extract_stats *stats, char *err,
+			  size_t err_size)
 {
-	size_t i;
-	json_t *rec;
-	json_array_foreach(records, i, rec) {
+	for (size_t i = 0; i < n; i++) {
+		const struct imv *rec = &records[i];
 		stats->made++;
 		char why[512];
 		struct im_prepared p;
-		/* The original, for the dead letter: prepare strips kind/_source_id. */
-		char *original = NULL;
-		int rc = im_record_prepare(t->validator, rec, t->seq, &p, why, sizeof why);
+		int rc = im_record_prepare_v(t->validator, rec, t->seq, &p, why, sizeof why);
 		if (rc != 0) {
-			original = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
 			struct im_stage_dead dl = {
 				.raw_id = raw_id,
 				.stage = "validate",
 				.kind = im_kind_name(p.kind),
 				.origin = in ? in->origin : im_script_path(t->script),
-				.payload = original,
+				.payload = im_record_rejected_text(t->validator, rec),
 				.code = rc > 0 ? rc : 0,
 				.reason = why,
 			};
 			stats->dead_validate++;
-			int bad = dead_letter(t, &dl, err, err_size);
-			free(original);
-			if (bad)
+			if (dead_letter(t, &dl, err, err_size))
 				return -1;
 			continue;
 		}
@@ -170,9 +166,10 @@ static int handle_results(struct im_transform *t, json_t *records, const struct 
 int im_transform_native(struct im_transform *t, const struct im_script_input *in, int64_t raw_id,
 			const char *raw_text, struct im_extract_stats *stats, char *err, size_t err_size)
 {
-	json_t *records;
+	const struct imv *records;
+	size_t n;
 	struct im_script_failure f;
-	int mapped = im_script_map(t->script, in, &records, &f);
+	int mapped = im_script_map_v(t->script, in, &records, &n, &f);
 	if (mapped == IM_SCRIPT_BAD_INPUT) {
 		/* Text the plugin handed over as good but that does not parse: what a
 		 * plugin's own parse error would have been. */
@@ -199,21 +196,22 @@ int im_transform_native(struct im_transform *t, const struct im_script_input *in
 		stats->dead_script++;
 		return dead_letter(t, &dl, err, err_size);
 	}
-	return handle_results(t, records, in, raw_id, stats, err, err_size);
+	return handle_results(t, records, n, in, raw_id, stats, err, err_size);
 }
 
 int im_transform_finish(struct im_transform *t, struct im_extract_stats *stats, char *err, size_t err_size)
 {
-	json_t *records;
+	const struct imv *records;
+	size_t n;
 	struct im_script_failure f;
-	if (im_script_finish(t->script, &records, &f) != 0) {
+	if (im_script_finish_v(t->script, &records, &n, &f) != 0) {
 		char reason[sizeof f.where + sizeof f.reason + 4];
 		snprintf(reason, sizeof reason, "%s: %s", f.where, f.reason);
 		struct im_stage_dead dl = {.stage = "script", .origin = "finish()", .reason = reason};
 		stats->dead_script++;
 		return dead_letter(t, &dl, err, err_size);
 	}
-	return handle_results(t, records, NULL, 0, stats, err, err_size);
+	return handle_results(t, records, n, NULL, 0, stats, err, err_size);
 }
 
 void im_extract_source_key(const struct im_job *job, char *out, size_t out_size)

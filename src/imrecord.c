@@ -5,6 +5,7 @@
 #include "imrecord.h"
 #include "jsonout.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -27,7 +28,7 @@ const char *im_kind_name(enum im_kind kind)
 enum im_kind im_kind_from_name(const char *name)
 {
 	for (int k = 0; name && k < IM_KIND_COUNT; k++)
-		if (!strcmp(kind_names[k], name))
+		if (kind_names[k][0] == name[0] && !strcmp(kind_names[k], name))
 			return (enum im_kind)k;
 	return IM_KIND_UNKNOWN;
 }
@@ -64,10 +65,8 @@ int im_hash_hex(const void *data, size_t len, char *out, size_t nhex)
 int im_userid_sanitize(const char *s, size_t len, char *out)
 {
 	if (len <= IM_USERID_MAX && im_rules_utf8_valid(s, len)) {
-		json_t *v = json_stringn_nocheck(s, len);
-		int bad = !v || im_rules_user_id(v, NULL, 0) != 0;
-		json_decref(v);
-		if (!bad) {
+		struct imv v = {.type = IMV_STRING, .len = len, .u.s = s};
+		if (im_rules_user_id_v(&v, NULL, 0) == 0) {
 			memcpy(out, s, len);
 			out[len] = '\0';
 			return 0;
@@ -215,7 +214,17 @@ static const int bad_field_code[IM_KIND_COUNT] = {
 
 struct im_validator {
 	struct im_rules rules;
-	struct buf payload, conv, key, sid, basis;
+	struct buf payload, conv, key, sid, basis, rejected;
+	struct imv_arena arena; /* the json_t entry point's copy of the record */
+	/* What the last prepare did to the record, as the json_t entry point
+	 * applies it: kind and _source_id dropped, derived fields added. */
+	int stripped;
+	size_t nderived;
+	struct im_jextra derived[2]; /* sorted by key */
+	/* The record's fields by their place in fields[kind], filled while they
+	 * are checked: the keys and rules below then need no lookups. */
+	const struct field *ftable;
+	const struct imv *fv[16];
 };
 
 struct im_validator *im_validator_new(const struct im_rules *rules)
@@ -239,6 +248,8 @@ void im_validator_free(struct im_validator *v)
 	free(v->key.data);
 	free(v->sid.data);
 	free(v->basis.data);
+	free(v->rejected.data);
+	imv_arena_free(&v->arena);
 	free(v);
 }
 
@@ -257,59 +268,75 @@ static int invalid(char *why, size_t why_size, int code, const char *fmt, ...)
 static const struct field *find_field(enum im_kind k, const char *name)
 {
 	for (const struct field *f = fields[k]; f->name; f++)
-		if (!strcmp(f->name, name))
+		if (f->name[0] == name[0] && !strcmp(f->name, name))
 			return f;
 	return NULL;
 }
 
-static int check_field(enum im_kind k, const struct field *f, const json_t *val, char *why, size_t why_size)
+static int check_field(enum im_kind k, const struct field *f, const struct imv *val, char *why, size_t why_size)
 {
 	int code = bad_field_code[k];
 	char sub[200];
 	switch (f->type) {
 	case F_USER:
-		if (im_rules_user_id(val, sub, sizeof sub))
+		if (im_rules_user_id_v(val, sub, sizeof sub))
 			return invalid(why, why_size, code, "%s: %s", f->name, sub);
 		return 0;
 	case F_GROUPID:
-		if (!json_is_string(val) || json_string_length(val) == 0)
+		if (!imv_is_string(val) || imv_string_length(val) == 0)
 			return invalid(why, why_size, code, "%s must be a non-empty string", f->name);
 		return 0; /* the type-dependent rule is checked with the record */
 	case F_STRING:
-		return json_is_string(val) ? 0 : invalid(why, why_size, code, "%s must be a string", f->name);
+		return imv_is_string(val) ? 0 : invalid(why, why_size, code, "%s must be a string", f->name);
 	case F_INT:
-		return json_is_integer(val) ? 0 : invalid(why, why_size, code, "%s must be an integer", f->name);
+		return imv_is_integer(val) ? 0 : invalid(why, why_size, code, "%s must be an integer", f->name);
 	case F_UINT32:
-		return im_rules_uint32(val, NULL)
+		return im_rules_uint32_v(val, NULL)
 			       ? 0
 			       : invalid(why, why_size, code, "%s must be an integer in 0..4294967295", f->name);
 	case F_TIME:
-		return json_is_integer(val) && json_integer_value(val) >= 0
+		return imv_is_integer(val) && imv_integer(val) >= 0
 			       ? 0
 			       : invalid(why, why_size, code, "%s must be Unix seconds (a non-negative integer)",
 					 f->name);
 	case F_ARRAY:
-		return json_is_array(val) ? 0 : invalid(why, why_size, code, "%s must be an array", f->name);
+		return imv_is_array(val) ? 0 : invalid(why, why_size, code, "%s must be an array", f->name);
 	case F_OBJECT:
-		return json_is_object(val) ? 0 : invalid(why, why_size, code, "%s must be an object", f->name);
+		return imv_is_object(val) ? 0 : invalid(why, why_size, code, "%s must be an object", f->name);
 	case F_ANY:
 		return 0;
 	}
 	return 0;
 }
 
-static const char *str(const json_t *rec, const char *key)
+/* The value of field key. The names used below are the field table's own
+ * strings (one literal per text in this file), found by address; any other
+ * name is looked up. */
+static const struct imv *field_value(const struct im_validator *v, const struct imv *rec, const char *key)
 {
-	return json_string_value(json_object_get(rec, key));
+	for (size_t i = 0; v->ftable && v->ftable[i].name; i++)
+		if (v->ftable[i].name == key)
+			return v->fv[i];
+	return imv_get(rec, key);
 }
 
-static json_int_t num(const json_t *rec, const char *key)
+#define str(rec, key) imv_string(field_value(v, rec, key))
+
+/* An integer field, derived ones included. */
+static int64_t num(const struct im_validator *v, const struct imv *rec, const char *key)
 {
-	return json_integer_value(json_object_get(rec, key));
+	const struct imv *val = field_value(v, rec, key);
+	if (val) /* a derived field is never one the record has */
+		return imv_integer(val);
+	for (size_t i = 0; i < v->nderived; i++)
+		if (!strcmp(v->derived[i].key, key))
+			return v->derived[i].value;
+	return 0;
 }
 
 /* Field checks that need the spec's rules beyond types. */
-static int check_kind_rules(struct im_validator *v, enum im_kind k, const json_t *rec, char *why, size_t why_size)
+static int check_kind_rules(struct im_validator *v, enum im_kind k, const struct imv *rec, char *why,
+			    size_t why_size)
 {
 	char sub[240];
 	int rc;
@@ -320,47 +347,49 @@ static int check_kind_rules(struct im_validator *v, enum im_kind k, const json_t
 			const char *field, *tag;
 		} tags[] = {{"Nick", "Tag_Profile_IM_Nick"}, {"FaceUrl", "Tag_Profile_IM_Image"}};
 		for (size_t i = 0; i < 2; i++) {
-			json_t *val = json_object_get(rec, tags[i].field);
+			const struct imv *val = field_value(v, rec, tags[i].field);
 			if (!val)
 				continue;
-			json_t *item = json_pack("{s:s,s:O}", "Tag", tags[i].tag, "Value", val);
-			rc = item ? im_rules_profile_item(item, sub, sizeof sub) : 40006;
-			json_decref(item);
-			if (rc)
+			struct imv_member m[2] = {
+				{"Tag", 3, {.type = IMV_STRING, .len = strlen(tags[i].tag), .u.s = tags[i].tag}},
+				{"Value", 5, *val},
+			};
+			struct imv item = {.type = IMV_OBJECT, .len = 2, .u.members = m};
+			if ((rc = im_rules_profile_item_v(&item, sub, sizeof sub)))
 				return invalid(why, why_size, 70402, "%s: %s", tags[i].field, sub);
 		}
 		return 0;
 	}
 	case IM_KIND_PROFILE: {
-		const json_t *items = json_object_get(rec, "ProfileItem");
-		if (json_array_size(items) == 0)
+		const struct imv *items = field_value(v, rec, "ProfileItem");
+		if (imv_array_size(items) == 0)
 			return invalid(why, why_size, 40001, "ProfileItem is empty");
 		size_t i;
-		const json_t *item;
-		json_array_foreach(items, i, item)
-			if ((rc = im_rules_profile_item(item, sub, sizeof sub)))
+		const struct imv *item;
+		imv_array_foreach(items, i, item)
+			if ((rc = im_rules_profile_item_v(item, sub, sizeof sub)))
 				return invalid(why, why_size, rc, "ProfileItem[%zu]: %s", i, sub);
 		return 0;
 	}
 	case IM_KIND_FRIEND:
-		if ((rc = im_rules_friend_item(rec, true, sub, sizeof sub)))
+		if ((rc = im_rules_friend_item_v(rec, true, sub, sizeof sub)))
 			return invalid(why, why_size, rc, "%s", sub);
 		return 0;
 	case IM_KIND_C2C_MSG:
 	case IM_KIND_GROUP_MSG: {
 		bool group = k == IM_KIND_GROUP_MSG;
-		const json_t *body = json_object_get(rec, "MsgBody");
-		if ((rc = im_rules_msg_body(&v->rules, body, group, sub, sizeof sub)))
+		const struct imv *body = field_value(v, rec, "MsgBody");
+		if ((rc = im_rules_msg_body_v(&v->rules, body, group, sub, sizeof sub)))
 			return invalid(why, why_size, group ? 10004 : rc, "%s", sub);
-		if (group && num(rec, "SendTime") > (json_int_t)time(NULL))
+		if (group && num(v, rec, "SendTime") > (int64_t)time(NULL))
 			return invalid(why, why_size, 10004, "SendTime is in the future");
 		return 0;
 	}
 	case IM_KIND_C2C_READ: {
-		const json_t *t = json_object_get(rec, "MsgReadTime");
-		if (!t || json_is_integer(t))
+		const struct imv *t = field_value(v, rec, "MsgReadTime");
+		if (!t || imv_is_integer(t))
 			return 0;
-		const char *s = json_string_value(t);
+		const char *s = imv_string(t);
 		if (s && *s && strspn(s, "0123456789") == strlen(s))
 			return 0;
 		return invalid(why, why_size, 90001, "MsgReadTime must be Unix seconds as a string of digits");
@@ -375,18 +404,18 @@ static int check_kind_rules(struct im_validator *v, enum im_kind k, const json_t
 		const char *id = str(rec, "GroupId");
 		if (id && im_rules_group_id(id, t, sub, sizeof sub))
 			return invalid(why, why_size, 10004, "%s", sub);
-		if ((rc = im_rules_group_info(rec, t, true, sub, sizeof sub)))
+		if ((rc = im_rules_group_info_v(rec, t, true, sub, sizeof sub)))
 			return invalid(why, why_size, rc, "%s", sub);
 		return 0;
 	}
 	case IM_KIND_GROUP_MEMBER:
-		if ((rc = im_rules_member_fields(rec, true, sub, sizeof sub)))
+		if ((rc = im_rules_member_fields_v(rec, true, sub, sizeof sub)))
 			return invalid(why, why_size, rc, "%s", sub);
-		if (json_object_get(rec, "UnreadMsgNum") && num(rec, "UnreadMsgNum") < 0)
+		if (field_value(v, rec, "UnreadMsgNum") && num(v, rec, "UnreadMsgNum") < 0)
 			return invalid(why, why_size, 10004, "UnreadMsgNum is negative");
 		return 0;
 	case IM_KIND_GROUP_UNREAD:
-		if (num(rec, "UnreadMsgNum") < 0)
+		if (num(v, rec, "UnreadMsgNum") < 0)
 			return invalid(why, why_size, 10004, "UnreadMsgNum is negative");
 		return 0;
 	default:
@@ -396,7 +425,8 @@ static int check_kind_rules(struct im_validator *v, enum im_kind k, const json_t
 
 /* Records of group kinds name their group by GroupId; a group created by this
  * migration has a custom id (never "@TGS#..." unless Community "@TGS#_..."). */
-static int check_group_ref(enum im_kind k, const json_t *rec, char *why, size_t why_size)
+static int check_group_ref(const struct im_validator *v, enum im_kind k, const struct imv *rec, char *why,
+			   size_t why_size)
 {
 	const char *id = str(rec, "GroupId");
 	if (!id || k == IM_KIND_GROUP)
@@ -411,10 +441,16 @@ static int check_group_ref(enum im_kind k, const json_t *rec, char *why, size_t 
 	return 0;
 }
 
-static int dump_sorted(struct buf *b, const json_t *v)
+/* The members prepare drops: the stage keeps them in columns of their own. */
+static const struct im_jextra record_only[] = {{"kind", 4, 0}, {"_source_id", 10, 0}};
+
+/* b = compact sorted JSON of rec as prepare leaves it (see jsonout.h for the
+ * \u case). */
+static int write_record(struct im_validator *v, struct buf *b, const struct imv *rec, int stripped,
+			size_t nderived, int upper_hex)
 {
 	struct im_jbuf j = {b->data, b->len, b->cap};
-	int rc = im_json_write(&j, v, 1);
+	int rc = im_imv_write_object(&j, rec, record_only, stripped ? 2 : 0, v->derived, nderived, upper_hex);
 	b->data = j.data;
 	b->len = j.len;
 	b->cap = j.cap;
@@ -423,12 +459,12 @@ static int dump_sorted(struct buf *b, const json_t *v)
 
 /* Text the derived ids hash: the source id when there is one, else the record's
  * own content. Stored in v->basis. */
-static int derive_basis(struct im_validator *v, const json_t *rec, const char *sid)
+static int derive_basis(struct im_validator *v, const struct imv *rec, const char *sid)
 {
 	v->basis.len = 0;
 	if (sid)
 		return buf_adds(&v->basis, sid);
-	return dump_sorted(&v->basis, rec);
+	return write_record(v, &v->basis, rec, 1, 0, 0);
 }
 
 static uint32_t derive(struct im_validator *v, const char *field)
@@ -449,7 +485,7 @@ static uint32_t derive(struct im_validator *v, const char *field)
 	return id;
 }
 
-static int add_derived(struct im_validator *v, json_t *rec, const char *sid, enum im_kind k)
+static int add_derived(struct im_validator *v, const struct imv *rec, const char *sid, enum im_kind k)
 {
 	static const char *const c2c[] = {"MsgSeq", "MsgRandom", NULL};
 	static const char *const grp[] = {"Random", NULL};
@@ -458,12 +494,19 @@ static int add_derived(struct im_validator *v, json_t *rec, const char *sid, enu
 		return 0;
 	int have_basis = 0;
 	for (; *names; names++) {
-		if (json_object_get(rec, *names))
+		if (field_value(v, rec, *names))
 			continue;
 		if (!have_basis++ && derive_basis(v, rec, sid) < 0)
 			return -1;
-		if (json_object_set_new(rec, *names, json_integer(derive(v, *names))))
-			return -1;
+		v->derived[v->nderived].key = *names;
+		v->derived[v->nderived].klen = strlen(*names);
+		v->derived[v->nderived++].value = derive(v, *names);
+	}
+	/* Writers merge them in key order. */
+	if (v->nderived == 2 && strcmp(v->derived[0].key, v->derived[1].key) > 0) {
+		struct im_jextra t = v->derived[0];
+		v->derived[0] = v->derived[1];
+		v->derived[1] = t;
 	}
 	return 0;
 }
@@ -482,35 +525,37 @@ static int key_str(struct buf *b, const char *s)
 	return buf_add_json_string(b, s, strlen(s));
 }
 
-static int key_int(struct buf *b, json_int_t n)
+static int key_int(struct buf *b, int64_t n)
 {
 	/* By hand: snprintf is a measurable share of staging a message. */
-	char tmp[24], *p = tmp + sizeof tmp;
-	uint64_t u = n < 0 ? 0 - (uint64_t)n : (uint64_t)n;
-	do
-		*--p = (char)('0' + u % 10);
-	while (u /= 10);
-	if (n < 0)
-		*--p = '-';
+	if (buf_reserve(b, 21))
+		return -1;
 	if (b->data[b->len - 1] != '[')
-		*--p = ',';
-	return buf_add(b, p, (size_t)(tmp + sizeof tmp - p));
+		b->data[b->len++] = ',';
+	b->len += im_json_int(b->data + b->len, n);
+	b->data[b->len] = '\0';
+	return 0;
 }
 
-static int key_json(struct buf *b, const json_t *val)
+/* json_dumps(val, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY): fails, as
+ * json_dumps does, for an absent value. */
+static int key_json(struct buf *b, const struct imv *val)
 {
 	if (b->data[b->len - 1] != '[' && buf_add(b, ",", 1))
 		return -1;
-	char *text = json_dumps(val, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-	if (!text)
+	if (!val)
 		return -1;
-	int rc = buf_adds(b, text);
-	free(text);
+	struct im_jbuf j = {b->data, b->len, b->cap};
+	int rc = im_imv_append(&j, val, 1);
+	b->data = j.data;
+	b->len = j.len;
+	b->cap = j.cap;
 	return rc;
 }
 
 /* The sorted user pair a one-to-one conversation is keyed by. */
-static void pair(const json_t *rec, const char *f1, const char *f2, const char **lo, const char **hi)
+static void pair(const struct im_validator *v, const struct imv *rec, const char *f1, const char *f2,
+		 const char **lo, const char **hi)
 {
 	const char *a = str(rec, f1), *b = str(rec, f2);
 	if (strcmp(a, b) <= 0) {
@@ -522,13 +567,13 @@ static void pair(const json_t *rec, const char *f1, const char *f2, const char *
 	}
 }
 
-static int read_time(const json_t *val, json_int_t *out)
+static int read_time(const struct imv *val, int64_t *out)
 {
-	if (json_is_integer(val)) {
-		*out = json_integer_value(val);
+	if (imv_is_integer(val)) {
+		*out = imv_integer(val);
 		return 1;
 	}
-	const char *s = json_string_value(val);
+	const char *s = imv_string(val);
 	if (s && *s) {
 		*out = strtoll(s, NULL, 10);
 		return 1;
@@ -536,12 +581,12 @@ static int read_time(const json_t *val, json_int_t *out)
 	return 0;
 }
 
-static int make_keys(struct im_validator *v, enum im_kind k, const json_t *rec, const char *sid, int64_t seq,
+static int make_keys(struct im_validator *v, enum im_kind k, const struct imv *rec, const char *sid, int64_t seq,
 		     struct im_prepared *out)
 {
 	struct buf *key = &v->key, *conv = &v->conv;
 	const char *lo, *hi;
-	json_int_t t;
+	int64_t t;
 	int rc = key_begin(key, k);
 	conv->len = 0;
 	out->ord = seq;
@@ -552,7 +597,7 @@ static int make_keys(struct im_validator *v, enum im_kind k, const json_t *rec, 
 	case IM_KIND_PROFILE:
 		/* Several profile records of one user each set other tags. */
 		rc = rc || buf_adds(conv, str(rec, "From_Account")) || key_str(key, str(rec, "From_Account")) ||
-		     key_json(key, json_object_get(rec, "ProfileItem"));
+		     key_json(key, field_value(v, rec, "ProfileItem"));
 		break;
 	case IM_KIND_FRIEND:
 	case IM_KIND_BLACKLIST:
@@ -561,19 +606,19 @@ static int make_keys(struct im_validator *v, enum im_kind k, const json_t *rec, 
 		break;
 	case IM_KIND_C2C_MSG:
 		/* The target's own dedupe identity (spec §5.2): pair + seq + random + time. */
-		pair(rec, "From_Account", "To_Account", &lo, &hi);
-		out->ord = num(rec, "MsgTimeStamp");
+		pair(v, rec, "From_Account", "To_Account", &lo, &hi);
+		out->ord = num(v, rec, "MsgTimeStamp");
 		rc = rc || buf_adds(conv, lo) || buf_add(conv, "|", 1) || buf_adds(conv, hi) || key_str(key, lo) ||
-		     key_str(key, hi) || key_int(key, num(rec, "MsgSeq")) || key_int(key, num(rec, "MsgRandom")) ||
-		     key_int(key, num(rec, "MsgTimeStamp"));
+		     key_str(key, hi) || key_int(key, num(v, rec, "MsgSeq")) ||
+		     key_int(key, num(v, rec, "MsgRandom")) || key_int(key, num(v, rec, "MsgTimeStamp"));
 		break;
 	case IM_KIND_C2C_READ:
-		pair(rec, "Report_Account", "Peer_Account", &lo, &hi);
-		if (read_time(json_object_get(rec, "MsgReadTime"), &t))
+		pair(v, rec, "Report_Account", "Peer_Account", &lo, &hi);
+		if (read_time(field_value(v, rec, "MsgReadTime"), &t))
 			out->ord = t;
 		rc = rc || buf_adds(conv, lo) || buf_add(conv, "|", 1) || buf_adds(conv, hi) ||
 		     key_str(key, str(rec, "Report_Account")) || key_str(key, str(rec, "Peer_Account")) ||
-		     key_json(key, json_object_get(rec, "MsgReadTime"));
+		     key_json(key, field_value(v, rec, "MsgReadTime"));
 		break;
 	case IM_KIND_GROUP:
 		if (str(rec, "GroupId"))
@@ -588,12 +633,12 @@ static int make_keys(struct im_validator *v, enum im_kind k, const json_t *rec, 
 		     key_str(key, str(rec, "Member_Account"));
 		break;
 	case IM_KIND_GROUP_MSG:
-		out->ord = num(rec, "SendTime");
+		out->ord = num(v, rec, "SendTime");
 		rc = rc || buf_adds(conv, str(rec, "GroupId")) || key_str(key, str(rec, "GroupId"));
 		if (sid)
 			rc = rc || key_str(key, sid);
 		else
-			rc = rc || key_int(key, num(rec, "Random")) || key_int(key, num(rec, "SendTime")) ||
+			rc = rc || key_int(key, num(v, rec, "Random")) || key_int(key, num(v, rec, "SendTime")) ||
 			     key_str(key, str(rec, "From_Account"));
 		break;
 	default:
@@ -607,32 +652,35 @@ static int make_keys(struct im_validator *v, enum im_kind k, const json_t *rec, 
 	return 0;
 }
 
-int im_record_prepare(struct im_validator *v, json_t *rec, int64_t seq, struct im_prepared *out, char *why,
-		      size_t why_size)
+int im_record_prepare_v(struct im_validator *v, const struct imv *rec, int64_t seq, struct im_prepared *out,
+			char *why, size_t why_size)
 {
 	memset(out, 0, sizeof *out);
 	out->kind = IM_KIND_UNKNOWN;
-	if (!json_is_object(rec))
+	v->stripped = 0;
+	v->nderived = 0;
+	v->ftable = NULL;
+	if (!imv_is_object(rec))
 		return invalid(why, why_size, 0, "an IM record must be an object");
-	const json_t *kind = json_object_get(rec, "kind");
-	if (!json_is_string(kind))
+	const struct imv *kind = imv_get(rec, "kind");
+	if (!imv_is_string(kind))
 		return invalid(why, why_size, 0, "the record has no kind");
-	enum im_kind k = im_kind_from_name(json_string_value(kind));
+	enum im_kind k = im_kind_from_name(imv_string(kind));
 	if (k == IM_KIND_UNKNOWN)
-		return invalid(why, why_size, 0, "unknown kind '%.40s'", json_string_value(kind));
+		return invalid(why, why_size, 0, "unknown kind '%.40s'", imv_string(kind));
 	out->kind = k;
 
 	/* _source_id: the old system's id, text or number. */
 	const char *sid = NULL;
-	const json_t *sidv = json_object_get(rec, "_source_id");
-	if (sidv && !json_is_null(sidv)) {
+	const struct imv *sidv = imv_get(rec, "_source_id");
+	if (sidv && !imv_is_null(sidv)) {
 		v->sid.len = 0;
-		if (json_is_string(sidv)) {
-			if (buf_add(&v->sid, json_string_value(sidv), json_string_length(sidv)))
+		if (imv_is_string(sidv)) {
+			if (buf_add(&v->sid, imv_string(sidv), imv_string_length(sidv)))
 				return invalid(why, why_size, 0, "out of memory");
-		} else if (json_is_integer(sidv)) {
+		} else if (imv_is_integer(sidv)) {
 			char tmp[32];
-			snprintf(tmp, sizeof tmp, "%" JSON_INTEGER_FORMAT, json_integer_value(sidv));
+			snprintf(tmp, sizeof tmp, "%" PRId64, imv_integer(sidv));
 			if (buf_adds(&v->sid, tmp))
 				return invalid(why, why_size, 0, "out of memory");
 		} else {
@@ -640,41 +688,47 @@ int im_record_prepare(struct im_validator *v, json_t *rec, int64_t seq, struct i
 		}
 		sid = v->sid.data;
 	}
-	json_object_del(rec, "kind");
-	json_object_del(rec, "_source_id");
+	v->stripped = 1;
 
-	const char *key;
-	json_t *val;
+	memset(v->fv, 0, sizeof v->fv);
 	size_t required_seen = 0, required_all = 0;
-	json_object_foreach(rec, key, val) {
-		const struct field *f = find_field(k, key);
+	for (size_t i = 0; i < rec->len; i++) {
+		const struct imv_member *m = &rec->u.members[i];
+		if ((m->klen == 4 && !memcmp(m->key, "kind", 4)) || (m->klen == 10 && !memcmp(m->key, "_source_id", 10)))
+			continue;
+		const struct field *f = find_field(k, m->key);
 		if (!f)
-			return invalid(why, why_size, 0, "%s records have no field '%.40s'", kind_names[k], key);
-		int rc = check_field(k, f, val, why, why_size);
+			return invalid(why, why_size, 0, "%s records have no field '%.40s'", kind_names[k], m->key);
+		int rc = check_field(k, f, &m->val, why, why_size);
 		if (rc)
 			return rc;
+		/* The first member whose C-string name is the field's (a key with a NUL
+		 * after the name checks as that field but is not found by name). */
+		if (m->klen == strlen(f->name) && !v->fv[f - fields[k]])
+			v->fv[f - fields[k]] = &m->val;
 		required_seen += f->required; /* keys are unique: each counts once */
 	}
 	for (const struct field *f = fields[k]; f->name; f++)
 		required_all += f->required;
 	/* Look the missing one up only when one is missing. */
 	for (const struct field *f = fields[k]; required_seen < required_all && f->name; f++)
-		if (f->required && !json_object_get(rec, f->name))
+		if (f->required && !imv_get(rec, f->name))
 			return invalid(why, why_size, bad_field_code[k], "%s is required", f->name);
+	v->ftable = fields[k];
 	int rc = check_kind_rules(v, k, rec, why, why_size);
 	if (!rc)
-		rc = check_group_ref(k, rec, why, why_size);
+		rc = check_group_ref(v, k, rec, why, why_size);
 	if (rc)
 		return rc;
 
 	if (add_derived(v, rec, sid, k) < 0 || make_keys(v, k, rec, sid, seq, out) < 0 ||
-	    dump_sorted(&v->payload, rec) < 0)
+	    write_record(v, &v->payload, rec, 1, v->nderived, 0) < 0)
 		return invalid(why, why_size, 0, "out of memory");
 	if ((k == IM_KIND_C2C_MSG || k == IM_KIND_GROUP_MSG) && v->payload.len > v->rules.msg_max_bytes) {
 		/* The payload holds MsgBody and CloudCustomData (escaped, so no shorter)
 		 * plus other fields: when it fits, the message fits, and the exact count
 		 * is only needed for large payloads. */
-		size_t size = im_rules_msg_size(json_object_get(rec, "MsgBody"), str(rec, "CloudCustomData"));
+		size_t size = im_rules_msg_size_v(field_value(v, rec, "MsgBody"), str(rec, "CloudCustomData"));
 		if (size > v->rules.msg_max_bytes)
 			return invalid(why, why_size, k == IM_KIND_GROUP_MSG ? 80002 : 93000,
 				       "message is %zu bytes, over %zu", size, v->rules.msg_max_bytes);
@@ -683,4 +737,39 @@ int im_record_prepare(struct im_validator *v, json_t *rec, int64_t seq, struct i
 	out->payload_len = v->payload.len;
 	out->source_id = sid;
 	return 0;
+}
+
+const char *im_record_rejected_text(struct im_validator *v, const struct imv *rec)
+{
+	if (imv_is_object(rec))
+		return write_record(v, &v->rejected, rec, v->stripped, v->nderived, 1) < 0 ? NULL : v->rejected.data;
+	/* json_dumps without JSON_ENCODE_ANY: arrays, but no scalars. */
+	struct im_jbuf j = {v->rejected.data, 0, v->rejected.cap};
+	int rc = imv_is_array(rec) ? im_imv_write(&j, rec, 1) : -1;
+	v->rejected.data = j.data;
+	v->rejected.len = j.len;
+	v->rejected.cap = j.cap;
+	return rc < 0 ? NULL : v->rejected.data;
+}
+
+int im_record_prepare(struct im_validator *v, json_t *rec, int64_t seq, struct im_prepared *out, char *why,
+		      size_t why_size)
+{
+	struct imv r;
+	imv_arena_reset(&v->arena);
+	if (imv_from_json(&v->arena, rec, &r)) {
+		memset(out, 0, sizeof *out);
+		out->kind = IM_KIND_UNKNOWN;
+		return invalid(why, why_size, 0, "out of memory");
+	}
+	int rc = im_record_prepare_v(v, &r, seq, out, why, why_size);
+	/* The record as this entry point always left it. */
+	if (v->stripped) {
+		json_object_del(rec, "kind");
+		json_object_del(rec, "_source_id");
+	}
+	for (size_t i = 0; i < v->nderived; i++)
+		if (json_object_set_new(rec, v->derived[i].key, json_integer(v->derived[i].value)))
+			return rc ? rc : invalid(why, why_size, 0, "out of memory");
+	return rc;
 }

@@ -93,4 +93,17 @@ struct im_prepared {
 int im_record_prepare(struct im_validator *v, json_t *rec, int64_t seq, struct im_prepared *out,
 		      char *why, size_t why_size);
 
+/* The same checks and results for a record held as an arena tree (imval.h),
+ * which is not modified (the payload leaves kind/_source_id out and has the
+ * derived fields); the staging hot path, without Jansson objects. */
+int im_record_prepare_v(struct im_validator *v, const struct imv *rec, int64_t seq, struct im_prepared *out,
+			char *why, size_t why_size);
+
+/* After im_record_prepare_v refused rec: the text im_record_prepare's caller
+ * got from json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS) of the record as it
+ * left it (kind and _source_id dropped once they were checked, derived fields
+ * added once made), for the dead letter. Owned by the validator, valid until
+ * the next call; NULL for a scalar (as json_dumps) or out of memory. */
+const char *im_record_rejected_text(struct im_validator *v, const struct imv *rec);
+
 #endif

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "imrules.h"
+#include "jsonout.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -245,16 +246,16 @@ bool im_rules_utf8_valid(const char *s, size_t len)
 	return true;
 }
 
-int im_rules_user_id(const json_t *v, char *why, size_t why_size)
+int im_rules_user_id_v(const struct imv *v, char *why, size_t why_size)
 {
-	if (!json_is_string(v))
+	if (!imv_is_string(v))
 		return fail(why, why_size, "UserID is not a string");
-	size_t n = json_string_length(v);
+	size_t n = imv_string_length(v);
 	if (n == 0)
 		return fail(why, why_size, "UserID is empty");
 	if (n > 32)
 		return fail(why, why_size, "UserID is %zu bytes, over 32", n);
-	if (memchr(json_string_value(v), '\0', n))
+	if (memchr(imv_string(v), '\0', n))
 		return fail(why, why_size, "UserID contains a NUL byte");
 	return 0;
 }
@@ -317,27 +318,27 @@ static bool in_list(const char *s, const char *const *list)
 	return false;
 }
 
-int im_rules_profile_item(const json_t *item, char *why, size_t why_size)
+int im_rules_profile_item_v(const struct imv *item, char *why, size_t why_size)
 {
-	const json_t *tag = json_object_get(item, "Tag");
-	const json_t *value = json_object_get(item, "Value");
-	if (!json_is_object(item) || !json_is_string(tag) || !value) {
+	const struct imv *tag = imv_get(item, "Tag");
+	const struct imv *value = imv_get(item, "Value");
+	if (!imv_is_object(item) || !imv_is_string(tag) || !value) {
 		fail(why, why_size, "ProfileItem entry needs a string Tag and a Value");
 		return 40001;
 	}
-	const char *t = json_string_value(tag);
+	const char *t = imv_string(tag);
 	if (!strncmp(t, "Tag_Profile_Custom_", 19)) {
 		if (!prefix_letters(t, "Tag_Profile_Custom_", 8)) {
 			fail(why, why_size, "custom tag keyword must be 1-8 letters");
 			return 40009;
 		}
 		/* Custom fields take strings or bytes only (spec §3.7). */
-		if (!json_is_string(value)) {
+		if (!imv_is_string(value)) {
 			fail(why, why_size, "custom profile tag %s takes a string", t);
 			return 40610;
 		}
-		if (json_string_length(value) > 500) {
-			fail(why, why_size, "%s value is %zu bytes, over 500", t, json_string_length(value));
+		if (imv_string_length(value) > 500) {
+			fail(why, why_size, "%s value is %zu bytes, over 500", t, imv_string_length(value));
 			return 40601;
 		}
 		return 0;
@@ -348,26 +349,26 @@ int im_rules_profile_item(const json_t *item, char *why, size_t why_size)
 			continue;
 		if (p->kind == V_UINT32) {
 			uint32_t u;
-			if (!json_is_integer(value)) {
+			if (!imv_is_integer(value)) {
 				fail(why, why_size, "%s takes an integer", t);
 				return 40610;
 			}
-			if (!im_rules_uint32(value, &u)) {
+			if (!im_rules_uint32_v(value, &u)) {
 				fail(why, why_size, "%s is out of the uint32 range", t);
 				return 40605;
 			}
 			return 0;
 		}
-		if (!json_is_string(value)) {
+		if (!imv_is_string(value)) {
 			fail(why, why_size, "%s takes a string", t);
 			return 40610;
 		}
-		if (p->allowed && !in_list(json_string_value(value), p->allowed)) {
+		if (p->allowed && !in_list(imv_string(value), p->allowed)) {
 			fail(why, why_size, "%s has a value outside its allowed set", t);
 			return 40605;
 		}
-		if (json_string_length(value) > p->max_bytes) {
-			fail(why, why_size, "%s value is %zu bytes, over %zu", t, json_string_length(value),
+		if (imv_string_length(value) > p->max_bytes) {
+			fail(why, why_size, "%s value is %zu bytes, over %zu", t, imv_string_length(value),
 			     p->max_bytes);
 			return 40601;
 		}
@@ -378,92 +379,92 @@ int im_rules_profile_item(const json_t *item, char *why, size_t why_size)
 }
 
 /* An optional string member of at most max bytes. */
-static int opt_string(const json_t *obj, const char *key, size_t max, char *why, size_t why_size)
+static int opt_string(const struct imv *obj, const char *key, size_t max, char *why, size_t why_size)
 {
-	const json_t *v = json_object_get(obj, key);
+	const struct imv *v = imv_get(obj, key);
 	if (!v)
 		return 0;
-	if (!json_is_string(v))
+	if (!imv_is_string(v))
 		return fail(why, why_size, "%s is not a string", key);
-	if (json_string_length(v) > max)
-		return fail(why, why_size, "%s is %zu bytes, over %zu", key, json_string_length(v), max);
+	if (imv_string_length(v) > max)
+		return fail(why, why_size, "%s is %zu bytes, over %zu", key, imv_string_length(v), max);
 	return 0;
 }
 
-static int opt_integer(const json_t *obj, const char *key, char *why, size_t why_size)
+static int opt_integer(const struct imv *obj, const char *key, char *why, size_t why_size)
 {
-	const json_t *v = json_object_get(obj, key);
-	if (v && !json_is_integer(v))
+	const struct imv *v = imv_get(obj, key);
+	if (v && !imv_is_integer(v))
 		return fail(why, why_size, "%s is not an integer", key);
 	return 0;
 }
 
-static int friend_list_name(const json_t *v, char *why, size_t why_size)
+static int friend_list_name(const struct imv *v, char *why, size_t why_size)
 {
-	if (!json_is_string(v))
+	if (!imv_is_string(v))
 		return fail(why, why_size, "GroupName entry is not a string");
-	size_t n = json_string_length(v);
+	size_t n = imv_string_length(v);
 	if (n == 0 || n > 30)
 		return fail(why, why_size, "friend list name must be 1-30 bytes, is %zu", n);
 	return 0;
 }
 
-int im_rules_friend_item(const json_t *item, bool import, char *why, size_t why_size)
+int im_rules_friend_item_v(const struct imv *item, bool import, char *why, size_t why_size)
 {
-	if (!json_is_object(item)) {
+	if (!imv_is_object(item)) {
 		fail(why, why_size, "AddFriendItem entry is not an object");
 		return 30001;
 	}
 	char sub[160];
-	if (im_rules_user_id(json_object_get(item, "To_Account"), sub, sizeof sub)) {
+	if (im_rules_user_id_v(imv_get(item, "To_Account"), sub, sizeof sub)) {
 		fail(why, why_size, "To_Account: %s", sub);
 		return 30001;
 	}
 	if (opt_string(item, "Remark", 96, why, why_size) || opt_string(item, "AddWording", 256, why, why_size) ||
 	    opt_integer(item, "AddTime", why, why_size) || opt_integer(item, "RemarkTime", why, why_size))
 		return 30001;
-	const json_t *src = json_object_get(item, "AddSource");
+	const struct imv *src = imv_get(item, "AddSource");
 	if (!src && import) {
 		fail(why, why_size, "AddSource is required");
 		return 30001;
 	}
-	if (src && !(json_is_string(src) && im_rules_add_source_ok(json_string_value(src)))) {
+	if (src && !(imv_is_string(src) && im_rules_add_source_ok(imv_string(src)))) {
 		fail(why, why_size, "AddSource must be AddSource_Type_ and 1-8 letters");
 		return 30001;
 	}
-	const json_t *groups = json_object_get(item, "GroupName");
+	const struct imv *groups = imv_get(item, "GroupName");
 	if (groups && import) {
-		if (!json_is_array(groups)) {
+		if (!imv_is_array(groups)) {
 			fail(why, why_size, "GroupName must be an array for friend_import");
 			return 30001;
 		}
-		if (json_array_size(groups) > 32) {
-			fail(why, why_size, "GroupName has %zu lists, over 32", json_array_size(groups));
+		if (imv_array_size(groups) > 32) {
+			fail(why, why_size, "GroupName has %zu lists, over 32", imv_array_size(groups));
 			return 30001;
 		}
 		size_t i;
-		const json_t *g;
-		json_array_foreach(groups, i, g)
+		const struct imv *g;
+		imv_array_foreach(groups, i, g)
 			if (friend_list_name(g, why, why_size))
 				return 30001;
 	} else if (groups && friend_list_name(groups, why, why_size)) {
 		return 30001;
 	}
-	const json_t *custom = json_object_get(item, "CustomItem");
+	const struct imv *custom = imv_get(item, "CustomItem");
 	if (custom) {
-		if (!json_is_array(custom)) {
+		if (!imv_is_array(custom)) {
 			fail(why, why_size, "CustomItem is not an array");
 			return 30001;
 		}
 		size_t i;
-		const json_t *c;
-		json_array_foreach(custom, i, c) {
-			const json_t *tag = json_object_get(c, "Tag"), *value = json_object_get(c, "Value");
-			if (!json_is_string(tag) || !prefix_letters(json_string_value(tag), "Tag_SNS_Custom_", 8)) {
+		const struct imv *c;
+		imv_array_foreach(custom, i, c) {
+			const struct imv *tag = imv_get(c, "Tag"), *value = imv_get(c, "Value");
+			if (!imv_is_string(tag) || !prefix_letters(imv_string(tag), "Tag_SNS_Custom_", 8)) {
 				fail(why, why_size, "CustomItem Tag must be Tag_SNS_Custom_ and 1-8 letters");
 				return 30001;
 			}
-			if (!(json_is_integer(value) || (json_is_string(value) && json_string_length(value) <= 500))) {
+			if (!(imv_is_integer(value) || (imv_is_string(value) && imv_string_length(value) <= 500))) {
 				fail(why, why_size, "CustomItem Value must be an integer or a string <= 500 bytes");
 				return 30001;
 			}
@@ -508,29 +509,29 @@ static const struct elem_schema elems[] = {
 	  {"ThumbDownloadFlag", F_NUM, true}}},
 };
 
-static bool type_matches(const json_t *v, enum field_type t)
+static bool type_matches(const struct imv *v, enum field_type t)
 {
 	switch (t) {
-	case F_STR: return json_is_string(v);
-	case F_NUM: return json_is_number(v);
-	case F_ARR: return json_is_array(v);
+	case F_STR: return imv_is_string(v);
+	case F_NUM: return imv_is_number(v);
+	case F_ARR: return imv_is_array(v);
 	}
 	return false;
 }
 
-static int check_image_info(const json_t *arr, char *why, size_t why_size)
+static int check_image_info(const struct imv *arr, char *why, size_t why_size)
 {
 	size_t i;
-	const json_t *info;
-	if (json_array_size(arr) == 0)
+	const struct imv *info;
+	if (imv_array_size(arr) == 0)
 		return fail(why, why_size, "TIMImageElem ImageInfoArray is empty");
-	json_array_foreach(arr, i, info) {
+	imv_array_foreach(arr, i, info) {
 		static const char *const nums[] = {"Type", "Size", "Width", "Height"};
-		if (!json_is_object(info) || !json_is_string(json_object_get(info, "URL")))
+		if (!imv_is_object(info) || !imv_is_string(imv_get(info, "URL")))
 			return fail(why, why_size, "TIMImageElem ImageInfoArray[%zu] needs a string URL", i);
 		for (size_t k = 0; k < 4; k++) {
-			const json_t *v = json_object_get(info, nums[k]);
-			if ((k >= 2 && !v) || (v && !json_is_integer(v)))
+			const struct imv *v = imv_get(info, nums[k]);
+			if ((k >= 2 && !v) || (v && !imv_is_integer(v)))
 				return fail(why, why_size, "TIMImageElem ImageInfoArray[%zu].%s must be an integer",
 					    i, nums[k]);
 		}
@@ -538,13 +539,13 @@ static int check_image_info(const json_t *arr, char *why, size_t why_size)
 	return 0;
 }
 
-static int check_elem(const json_t *el, size_t idx, bool group_import, bool any_elem, char *why, size_t why_size)
+static int check_elem(const struct imv *el, size_t idx, bool group_import, bool any_elem, char *why, size_t why_size)
 {
-	const json_t *type = json_object_get(el, "MsgType");
-	const json_t *content = json_object_get(el, "MsgContent");
-	if (!json_is_object(el) || !json_is_string(type) || !json_is_object(content))
+	const struct imv *type = imv_get(el, "MsgType");
+	const struct imv *content = imv_get(el, "MsgContent");
+	if (!imv_is_object(el) || !imv_is_string(type) || !imv_is_object(content))
 		return fail(why, why_size, "MsgBody[%zu] needs a string MsgType and an object MsgContent", idx);
-	const char *t = json_string_value(type);
+	const char *t = imv_string(type);
 	for (size_t i = 0; i < sizeof elems / sizeof elems[0]; i++) {
 		const struct elem_schema *s = &elems[i];
 		if (strcmp(t, s->type))
@@ -552,36 +553,37 @@ static int check_elem(const json_t *el, size_t idx, bool group_import, bool any_
 		if (group_import && !s->group_import && !any_elem)
 			return fail(why, why_size, "MsgBody[%zu]: %s is not accepted by import_group_msg", idx, t);
 		for (const struct elem_field *f = s->fields; f->name; f++) {
-			const json_t *v = json_object_get(content, f->name);
+			const struct imv *v = imv_get(content, f->name);
 			if (!v && f->required)
 				return fail(why, why_size, "MsgBody[%zu] %s lacks %s", idx, t, f->name);
 			if (v && !type_matches(v, f->type))
 				return fail(why, why_size, "MsgBody[%zu] %s.%s has the wrong type", idx, t, f->name);
-			/* The download flag tells clients the file is fetched by URL; 2 is the only value. */
-			if (v && strstr(f->name, "ownloadFlag") && json_integer_value(v) != 2)
+			/* The download flag tells clients the file is fetched by URL; 2 is the only value.
+			 * (Every flag field is numeric: the name is looked at for those only.) */
+			if (v && f->type == F_NUM && strstr(f->name, "ownloadFlag") && imv_integer(v) != 2)
 				return fail(why, why_size, "MsgBody[%zu] %s.%s must be 2", idx, t, f->name);
-			if (v && !strcmp(f->name, "Download_Flag") && json_integer_value(v) != 2)
+			if (v && f->type == F_NUM && !strcmp(f->name, "Download_Flag") && imv_integer(v) != 2)
 				return fail(why, why_size, "MsgBody[%zu] %s.%s must be 2", idx, t, f->name);
 		}
 		if (!strcmp(t, "TIMImageElem"))
-			return check_image_info(json_object_get(content, "ImageInfoArray"), why, why_size);
+			return check_image_info(imv_get(content, "ImageInfoArray"), why, why_size);
 		return 0;
 	}
 	return fail(why, why_size, "MsgBody[%zu] has unknown MsgType %s", idx, t);
 }
 
-int im_rules_msg_body(const struct im_rules *r, const json_t *body, bool group_import, char *why, size_t why_size)
+int im_rules_msg_body_v(const struct im_rules *r, const struct imv *body, bool group_import, char *why, size_t why_size)
 {
-	if (!json_is_array(body) || json_array_size(body) == 0) {
+	if (!imv_is_array(body) || imv_array_size(body) == 0) {
 		fail(why, why_size, "MsgBody must be a non-empty array");
 		return 90007;
 	}
 	size_t i, customs = 0;
-	const json_t *el;
-	json_array_foreach(body, i, el) {
+	const struct imv *el;
+	imv_array_foreach(body, i, el) {
 		if (check_elem(el, i, group_import, r->group_msg_any_elem, why, why_size))
 			return 90010;
-		if (!strcmp(json_string_value(json_object_get(el, "MsgType")), "TIMCustomElem") && ++customs > 1) {
+		if (!strcmp(imv_string(imv_get(el, "MsgType")), "TIMCustomElem") && ++customs > 1) {
 			fail(why, why_size, "MsgBody holds more than one TIMCustomElem");
 			return 90010;
 		}
@@ -657,47 +659,47 @@ static bool app_key_ok(const char *k)
 }
 
 /* AppDefinedData / AppMemberDefinedData: [{Key, Value}]. */
-static int app_data(const json_t *req, const char *field, size_t max_keys, size_t max_value, char *why,
+static int app_data(const struct imv *req, const char *field, size_t max_keys, size_t max_value, char *why,
 		    size_t why_size)
 {
-	const json_t *arr = json_object_get(req, field);
+	const struct imv *arr = imv_get(req, field);
 	if (!arr)
 		return 0;
-	if (!json_is_array(arr))
+	if (!imv_is_array(arr))
 		return fail(why, why_size, "%s is not an array", field);
-	if (json_array_size(arr) > max_keys)
-		return fail(why, why_size, "%s has %zu keys, over %zu", field, json_array_size(arr), max_keys);
+	if (imv_array_size(arr) > max_keys)
+		return fail(why, why_size, "%s has %zu keys, over %zu", field, imv_array_size(arr), max_keys);
 	size_t i;
-	const json_t *kv;
-	json_array_foreach(arr, i, kv) {
-		const json_t *k = json_object_get(kv, "Key"), *v = json_object_get(kv, "Value");
-		if (!json_is_string(k) || !app_key_ok(json_string_value(k)))
+	const struct imv *kv;
+	imv_array_foreach(arr, i, kv) {
+		const struct imv *k = imv_get(kv, "Key"), *v = imv_get(kv, "Value");
+		if (!imv_is_string(k) || !app_key_ok(imv_string(k)))
 			return fail(why, why_size, "%s[%zu].Key must be 1-16 of [A-Za-z0-9_]", field, i);
-		if (!json_is_string(v) || json_string_length(v) > max_value)
+		if (!imv_is_string(v) || imv_string_length(v) > max_value)
 			return fail(why, why_size, "%s[%zu].Value must be a string <= %zu bytes", field, i,
 				    max_value);
 	}
 	return 0;
 }
 
-static int enum_field(const json_t *req, const char *field, const char *const *allowed, char *why, size_t why_size)
+static int enum_field(const struct imv *req, const char *field, const char *const *allowed, char *why, size_t why_size)
 {
-	const json_t *v = json_object_get(req, field);
-	if (v && !(json_is_string(v) && in_list(json_string_value(v), allowed)))
+	const struct imv *v = imv_get(req, field);
+	if (v && !(imv_is_string(v) && in_list(imv_string(v), allowed)))
 		return fail(why, why_size, "%s has a value outside its allowed set", field);
 	return 0;
 }
 
-int im_rules_group_info(const json_t *req, enum im_group_type t, bool creating, char *why, size_t why_size)
+int im_rules_group_info_v(const struct imv *req, enum im_group_type t, bool creating, char *why, size_t why_size)
 {
 	static const char *const apply[] = {"FreeAccess", "NeedPermission", "DisableApply", NULL};
 	static const char *const on_off[] = {"On", "Off", NULL};
-	const json_t *name = json_object_get(req, "Name");
+	const struct imv *name = imv_get(req, "Name");
 	if (creating && !name) {
 		fail(why, why_size, "Name is required");
 		return 10004;
 	}
-	if (name && json_is_string(name) && json_string_length(name) == 0) {
+	if (name && imv_is_string(name) && imv_string_length(name) == 0) {
 		fail(why, why_size, "Name is empty");
 		return 10004;
 	}
@@ -707,16 +709,16 @@ int im_rules_group_info(const json_t *req, enum im_group_type t, bool creating, 
 	    enum_field(req, "MuteAllMember", on_off, why, why_size) ||
 	    app_data(req, "AppDefinedData", 10, 512, why, why_size))
 		return 10004;
-	if (t == IM_GROUP_COMMUNITY && json_object_get(req, "ApplyJoinOption")) {
+	if (t == IM_GROUP_COMMUNITY && imv_get(req, "ApplyJoinOption")) {
 		fail(why, why_size, "ApplyJoinOption does not apply to Community groups");
 		return 10004;
 	}
 	const char *max_field = creating ? "MaxMemberCount" : "MaxMemberNum";
-	const json_t *max = json_object_get(req, max_field);
+	const struct imv *max = imv_get(req, max_field);
 	if (max) {
-		json_int_t limit = t == IM_GROUP_COMMUNITY ? 100000 : 6000;
-		if (!json_is_integer(max) || json_integer_value(max) < 1 ||
-		    (t != IM_GROUP_AVCHATROOM && json_integer_value(max) > limit)) {
+		int64_t limit = t == IM_GROUP_COMMUNITY ? 100000 : 6000;
+		if (!imv_is_integer(max) || imv_integer(max) < 1 ||
+		    (t != IM_GROUP_AVCHATROOM && imv_integer(max) > limit)) {
 			fail(why, why_size, "%s must be an integer in 1..%lld", max_field, (long long)limit);
 			return 10004;
 		}
@@ -726,13 +728,13 @@ int im_rules_group_info(const json_t *req, enum im_group_type t, bool creating, 
 	return 0;
 }
 
-int im_rules_member_fields(const json_t *member, bool import, char *why, size_t why_size)
+int im_rules_member_fields_v(const struct imv *member, bool import, char *why, size_t why_size)
 {
 	static const char *const import_roles[] = {"Admin", NULL};
 	static const char *const roles[] = {"Admin", "Member", NULL};
 	static const char *const flags[] = {"AcceptAndNotify", "AcceptNotNotify", "Discard", "AcceptNotNotifyExceptAt",
 					    NULL};
-	if (!json_is_object(member)) {
+	if (!imv_is_object(member)) {
 		fail(why, why_size, "member entry is not an object");
 		return 10004;
 	}
@@ -745,14 +747,122 @@ int im_rules_member_fields(const json_t *member, bool import, char *why, size_t 
 	return 0;
 }
 
-bool im_rules_uint32(const json_t *v, uint32_t *out)
+bool im_rules_uint32_v(const struct imv *v, uint32_t *out)
 {
-	if (!json_is_integer(v))
+	if (!imv_is_integer(v))
 		return false;
-	json_int_t n = json_integer_value(v);
-	if (n < 0 || n > (json_int_t)UINT32_MAX)
+	int64_t n = imv_integer(v);
+	if (n < 0 || n > (int64_t)UINT32_MAX)
 		return false;
 	if (out)
 		*out = (uint32_t)n;
 	return true;
+}
+
+size_t im_rules_msg_size_v(const struct imv *body, const char *cloud_custom_data)
+{
+	struct im_jbuf b = {0};
+	size_t n = body && im_imv_write(&b, body, 0) == 0 ? b.len : 0;
+	im_jbuf_free(&b);
+	if (cloud_custom_data)
+		n += strlen(cloud_custom_data);
+	return n;
+}
+
+/* ---- the Jansson entry points: one tree per call, then the rules above ---- */
+
+struct jv {
+	struct imv_arena arena;
+	struct imv val;
+	const struct imv *v; /* NULL for an absent value */
+};
+
+/* Converts v; returns -1 (and frees) when out of memory. */
+static int jv_open(struct jv *j, const json_t *v)
+{
+	j->arena = (struct imv_arena){0};
+	j->v = NULL;
+	if (!v)
+		return 0;
+	if (imv_from_json(&j->arena, v, &j->val)) {
+		imv_arena_free(&j->arena);
+		return -1;
+	}
+	j->v = &j->val;
+	return 0;
+}
+
+static int oom(char *why, size_t why_size, int code)
+{
+	fail(why, why_size, "out of memory");
+	return code;
+}
+
+int im_rules_user_id(const json_t *v, char *why, size_t why_size)
+{
+	/* No tree needed for a scalar: a string's view is the string. */
+	struct imv s = {.type = IMV_NULL};
+	if (json_is_string(v)) {
+		s.type = IMV_STRING;
+		s.len = json_string_length(v);
+		s.u.s = json_string_value(v);
+	}
+	return im_rules_user_id_v(v ? &s : NULL, why, why_size);
+}
+
+int im_rules_profile_item(const json_t *item, char *why, size_t why_size)
+{
+	struct jv j;
+	if (jv_open(&j, item))
+		return oom(why, why_size, 40006);
+	int rc = im_rules_profile_item_v(j.v, why, why_size);
+	imv_arena_free(&j.arena);
+	return rc;
+}
+
+int im_rules_friend_item(const json_t *item, bool import, char *why, size_t why_size)
+{
+	struct jv j;
+	if (jv_open(&j, item))
+		return oom(why, why_size, 30006);
+	int rc = im_rules_friend_item_v(j.v, import, why, why_size);
+	imv_arena_free(&j.arena);
+	return rc;
+}
+
+int im_rules_msg_body(const struct im_rules *r, const json_t *body, bool group_import, char *why,
+		      size_t why_size)
+{
+	struct jv j;
+	if (jv_open(&j, body))
+		return oom(why, why_size, 90992);
+	int rc = im_rules_msg_body_v(r, j.v, group_import, why, why_size);
+	imv_arena_free(&j.arena);
+	return rc;
+}
+
+int im_rules_group_info(const json_t *req, enum im_group_type t, bool creating, char *why, size_t why_size)
+{
+	struct jv j;
+	if (jv_open(&j, req))
+		return oom(why, why_size, 10002);
+	int rc = im_rules_group_info_v(j.v, t, creating, why, why_size);
+	imv_arena_free(&j.arena);
+	return rc;
+}
+
+int im_rules_member_fields(const json_t *member, bool import, char *why, size_t why_size)
+{
+	struct jv j;
+	if (jv_open(&j, member))
+		return oom(why, why_size, 10002);
+	int rc = im_rules_member_fields_v(j.v, import, why, why_size);
+	imv_arena_free(&j.arena);
+	return rc;
+}
+
+bool im_rules_uint32(const json_t *v, uint32_t *out)
+{
+	struct imv n = {.type = json_is_integer(v) ? IMV_INT : IMV_NULL, .u.i = json_integer_value(v)};
+	return im_rules_uint32_v(&n, out);
 }

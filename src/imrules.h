@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "imval.h"
+
 /* Which error-code family an API answers with (spec §1.5, §3-§6). */
 enum im_family {
 	IM_FAMILY_LOGIN,	/* im_open_login_svc: 70xxx */
@@ -147,5 +149,20 @@ int im_rules_member_fields(const json_t *member, bool import, char *why, size_t 
 
 /* A JSON value as a uint32 (MsgRandom, MsgSeq, Random): an integer in 0..4294967295. */
 bool im_rules_uint32(const json_t *v, uint32_t *out);
+
+/* The checks above on an arena tree (imval.h): the rules themselves; the
+ * json_t functions convert their argument and call these. An absent value is
+ * NULL. Same results. */
+int im_rules_user_id_v(const struct imv *v, char *why, size_t why_size);
+int im_rules_profile_item_v(const struct imv *item, char *why, size_t why_size);
+int im_rules_friend_item_v(const struct imv *item, bool import, char *why, size_t why_size);
+int im_rules_msg_body_v(const struct im_rules *r, const struct imv *body, bool group_import, char *why,
+			size_t why_size);
+/* Counted from the text im_imv_write gives (the length json_dumps gives too). */
+size_t im_rules_msg_size_v(const struct imv *body, const char *cloud_custom_data);
+int im_rules_group_info_v(const struct imv *req, enum im_group_type t, bool creating, char *why,
+			  size_t why_size);
+int im_rules_member_fields_v(const struct imv *member, bool import, char *why, size_t why_size);
+bool im_rules_uint32_v(const struct imv *v, uint32_t *out);
 
 #endif

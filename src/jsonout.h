@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct im_jbuf {
 	char *data; /* NUL-terminated after a successful write */
@@ -29,5 +30,36 @@ int im_json_write(struct im_jbuf *b, const json_t *v, int sort_keys);
 int im_jbuf_set(struct im_jbuf *b, const char *s, size_t n);
 
 void im_jbuf_free(struct im_jbuf *b);
+
+/* Writes the decimal text of n at out (room for 20 bytes; not NUL-terminated)
+ * and returns its length. */
+size_t im_json_int(char *out, int64_t n);
+
+struct imv;
+
+/* The same text for an arena tree (imval.h; its objects are sorted already),
+ * appended to b's content. upper_hex: \u escapes in upper case as
+ * json_dumps writes them, for text that must equal Jansson's (dead letters,
+ * dedupe keys). Returns 0, or -1 when out of memory or nested deeper than 256
+ * levels. */
+int im_imv_append(struct im_jbuf *b, const struct imv *v, int upper_hex);
+
+/* As im_imv_append, replacing b's content. */
+int im_imv_write(struct im_jbuf *b, const struct imv *v, int upper_hex);
+
+/* An integer member added to an object while writing it (or, with skip, the
+ * name of one left out). */
+struct im_jextra {
+	const char *key;
+	size_t klen; /* strlen(key) */
+	int64_t value;
+};
+
+/* Replaces b's content with object obj without its members named in the nskip
+ * skip[].key and with the nextra members of extra (sorted by key, none of them
+ * a member of obj) merged in at their place in key order. Returns 0, or -1
+ * when obj is not an object, out of memory or too deep. */
+int im_imv_write_object(struct im_jbuf *b, const struct imv *obj, const struct im_jextra *skip, size_t nskip,
+			const struct im_jextra *extra, size_t nextra, int upper_hex);
 
 #endif

@@ -17,6 +17,7 @@
 #include <lualib.h>
 
 #include "imrules.h"
+#include "imval.h"
 #include "log.h"
 
 /* The count hook runs every HOOK_EVERY VM instructions: often enough that a
@@ -30,6 +31,12 @@
 char im_lua_null_key;
 char im_lua_array_key;
 char im_lua_object_key;
+/* Registry key of the table map() or finish() last returned. The arena trees
+ * of im_script_map_v point into the strings of the tables they were read from
+ * instead of copying them: the emitted tables stay in the emit table and the
+ * returned one here until the next call, and no Lua code runs in between to
+ * change or collect them. */
+static char results_key;
 
 struct im_script {
 	lua_State *L;
@@ -47,6 +54,15 @@ struct im_script {
 	int bad_input; /* the call's in->text did not decode: input_error says why */
 	char input_error[256];
 	int native_identity; /* the script is the bundled identity.lua, byte for byte */
+	/* im_script_map_v's results: trees in arena, reset at each call. */
+	int want_imv;
+	struct imv_arena arena;
+	struct imv *vres;
+	size_t nvres, capvres;
+	struct member_stack {
+		struct imv_member *m;
+		size_t n, cap;
+	} members; /* objects' members while their table is being read */
 };
 
 /* scripts/identity.lua as shipped. A script file with exactly this text is run
@@ -451,6 +467,8 @@ struct conv {
 	char *err;
 	size_t err_size;
 	int depth;
+	struct imv_arena *arena;         /* to_imv only */
+	struct member_stack *members;    /* to_imv only */
 	struct {
 		const char *key; /* NULL: array index */
 		size_t len;
@@ -504,34 +522,68 @@ static int utf8_ok(const char *s, size_t n)
 	return 1;
 }
 
-/* 1: array, 0: object, by marker metatable or by shape. */
-static int table_is_array(lua_State *L, int idx, lua_Unsigned *len)
+/* utf8_ok that also tells whether s needs JSON escaping (*plain = 0 if so):
+ * one pass over the bytes for both, where the writer would make a second. */
+static int utf8_plain(const char *s, size_t n, uint8_t *plain)
 {
-	*len = lua_rawlen(L, idx);
-	if (lua_getmetatable(L, idx)) {
-		int forced = -1;
-		lua_rawgetp(L, LUA_REGISTRYINDEX, &im_lua_array_key);
-		if (lua_rawequal(L, -1, -2))
-			forced = 1;
-		lua_pop(L, 1);
-		lua_rawgetp(L, LUA_REGISTRYINDEX, &im_lua_object_key);
-		if (lua_rawequal(L, -1, -2))
-			forced = 0;
-		lua_pop(L, 2);
-		if (forced >= 0)
-			return forced;
+	uint64_t esc = 0, high = 0;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, s + i, 8);
+		high |= w;
+		esc |= imv_word_needs_escape(w);
 	}
-	/* Count the keys: exactly len keys with a border at len means 1..len. */
+	high &= 0x8080808080808080ull;
+	/* The tail (short keys: all of them) through a table: 1 escape, 2 non-ASCII. */
+	static const uint8_t byte_class[256] = {
+		[0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 2,
+	};
+	unsigned cls = 0;
+	for (; i < n; i++)
+		cls |= byte_class[(unsigned char)s[i]];
+	*plain = !esc && !(cls & 1);
+	return high || (cls & 2) ? im_rules_utf8_valid(s, n) : 1;
+}
+
+/* 1: forced array, 0: forced object (immigrate.array/object), -1: neither. */
+static int table_marker(lua_State *L, int idx)
+{
+	if (!lua_getmetatable(L, idx))
+		return -1;
+	int forced = -1;
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &im_lua_array_key);
+	if (lua_rawequal(L, -1, -2))
+		forced = 1;
+	lua_pop(L, 1);
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &im_lua_object_key);
+	if (lua_rawequal(L, -1, -2))
+		forced = 0;
+	lua_pop(L, 2);
+	return forced;
+}
+
+/* Counts the keys: exactly len keys with a border at len means 1..len. */
+static int keys_are_1_to_len(lua_State *L, int idx, lua_Unsigned len)
+{
 	lua_Unsigned count = 0;
 	lua_pushnil(L);
 	while (lua_next(L, idx)) {
 		lua_pop(L, 1);
-		if (++count > *len) {
+		if (++count > len) {
 			lua_pop(L, 1);
 			return 0;
 		}
 	}
-	return count == *len;
+	return count == len;
+}
+
+/* 1: array, 0: object, by marker metatable or by shape. */
+static int table_is_array(lua_State *L, int idx, lua_Unsigned *len)
+{
+	*len = lua_rawlen(L, idx);
+	int forced = table_marker(L, idx);
+	return forced >= 0 ? forced : keys_are_1_to_len(L, idx, *len);
 }
 
 static json_t *table_to_json(lua_State *L, int idx, struct conv *c)
@@ -657,6 +709,189 @@ json_t *im_lua_to_json(lua_State *L, int idx, char *err, size_t err_size)
 	return to_json(L, lua_absindex(L, idx), &c);
 }
 
+/* ---- Lua -> arena tree: what to_json makes, without Jansson objects ---- */
+
+static int to_imv(lua_State *L, int idx, struct conv *c, struct imv *out);
+
+static int table_to_imv(lua_State *L, int idx, struct conv *c, struct imv *out)
+{
+	if (c->depth >= MAX_DEPTH)
+		return conv_fail(c, "nested deeper than 64 levels (a cycle?)"), -1;
+	if (!lua_checkstack(L, 4))
+		return conv_fail(c, "out of Lua stack"), -1;
+	/* As table_is_array, but a table with no border (len 0: every object)
+	 * is read once: as an object, which with no keys is the empty array. */
+	lua_Unsigned len = lua_rawlen(L, idx);
+	int forced = table_marker(L, idx);
+	int is_array = forced >= 0 ? forced : len ? keys_are_1_to_len(L, idx, len) : -1;
+	int d = c->depth++;
+	int top = lua_gettop(L); /* the item (or the key, then the value) goes above */
+	if (is_array == 1) {
+		struct imv *items = NULL;
+		if (len && (len > SIZE_MAX / sizeof *items || !(items = imv_alloc(c->arena, len * sizeof *items)))) {
+			c->depth = d;
+			return conv_fail(c, "out of memory"), -1;
+		}
+		for (lua_Unsigned i = 1; i <= len; i++) {
+			c->path[d].key = NULL;
+			c->path[d].index = (lua_Integer)i;
+			lua_rawgeti(L, idx, (lua_Integer)i);
+			int bad = to_imv(L, top + 1, c, &items[i - 1]);
+			lua_pop(L, 1);
+			if (bad)
+				return -1;
+		}
+		out->type = IMV_ARRAY;
+		out->len = len;
+		out->u.items = items;
+		c->depth = d;
+		return 0;
+	}
+	/* Members gather on a stack shared with the nested tables, then move to
+	 * the arena at their final count. */
+	struct member_stack *ms = c->members;
+	size_t base = ms->n;
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		if (lua_type(L, -2) != LUA_TSTRING) {
+			char msg[80];
+			snprintf(msg, sizeof msg, "a table mixes array items with %s keys", luaL_typename(L, -2));
+			lua_pop(L, 2);
+			ms->n = base;
+			c->depth = d;
+			return conv_fail(c, msg), -1;
+		}
+		size_t klen;
+		const char *key = lua_tolstring(L, -2, &klen);
+		c->path[d].key = key;
+		c->path[d].len = klen;
+		uint8_t key_plain;
+		if (!utf8_plain(key, klen, &key_plain)) {
+			lua_pop(L, 2);
+			ms->n = base;
+			c->depth = d + 1;
+			return conv_fail(c, "key is not valid UTF-8"), -1;
+		}
+		struct imv val;
+		if (to_imv(L, top + 2, c, &val)) {
+			lua_pop(L, 2);
+			ms->n = base;
+			return -1;
+		}
+		if (ms->n == ms->cap) {
+			size_t cap = ms->cap ? ms->cap * 2 : 64;
+			struct imv_member *m = realloc(ms->m, cap * sizeof *m);
+			if (!m) {
+				lua_pop(L, 2);
+				ms->n = base;
+				return conv_fail(c, "out of memory"), -1;
+			}
+			ms->m = m;
+			ms->cap = cap;
+		}
+		val.key_plain = key_plain;
+		ms->m[ms->n].key = key; /* Lua's own bytes: see results_key */
+		ms->m[ms->n].klen = klen;
+		ms->m[ms->n++].val = val;
+		lua_pop(L, 1);
+	}
+	size_t n = ms->n - base;
+	struct imv_member *m = n ? imv_alloc(c->arena, n * sizeof *m) : NULL;
+	if (n && !m) {
+		ms->n = base;
+		c->depth = d;
+		return conv_fail(c, "out of memory"), -1;
+	}
+	if (n)
+		memcpy(m, ms->m + base, n * sizeof *m);
+	ms->n = base;
+	out->type = n || is_array == 0 ? IMV_OBJECT : IMV_ARRAY;
+	out->len = n;
+	out->u.members = m;
+	c->depth = d;
+	return 0;
+}
+
+static int to_imv(lua_State *L, int idx, struct conv *c, struct imv *out)
+{
+	out->len = 0;
+	out->plain = out->key_plain = 0;
+	switch (lua_type(L, idx)) {
+	case LUA_TNIL:
+		out->type = IMV_NULL;
+		return 0;
+	case LUA_TBOOLEAN:
+		out->type = lua_toboolean(L, idx) ? IMV_TRUE : IMV_FALSE;
+		return 0;
+	case LUA_TNUMBER: {
+		if (lua_isinteger(L, idx)) {
+			out->type = IMV_INT;
+			out->u.i = (int64_t)lua_tointeger(L, idx);
+			return 0;
+		}
+		double d = lua_tonumber(L, idx);
+		if (!isfinite(d))
+			return conv_fail(c, "not a finite number"), -1;
+		/* As to_json: an integral float means the integer. */
+		if (d == floor(d) && d >= -9007199254740992.0 && d <= 9007199254740992.0) {
+			out->type = IMV_INT;
+			out->u.i = (int64_t)d;
+		} else {
+			out->type = IMV_REAL;
+			out->u.d = d;
+		}
+		return 0;
+	}
+	case LUA_TSTRING: {
+		size_t len;
+		const char *s = lua_tolstring(L, idx, &len);
+		if (!utf8_plain(s, len, &out->plain))
+			return conv_fail(c, "string is not valid UTF-8"), -1;
+		out->type = IMV_STRING;
+		out->len = len;
+		out->u.s = s; /* Lua's own bytes (NUL-terminated): see results_key */
+		return 0;
+	}
+	case LUA_TTABLE:
+		return table_to_imv(L, idx, c, out);
+	case LUA_TLIGHTUSERDATA:
+		if (lua_touserdata(L, idx) == &im_lua_null_key) {
+			out->type = IMV_NULL;
+			return 0;
+		}
+		/* fall through */
+	default: {
+		char msg[80];
+		snprintf(msg, sizeof msg, "cannot convert a %s to JSON", luaL_typename(L, idx));
+		return conv_fail(c, msg), -1;
+	}
+	}
+}
+
+/* Appends a result to s->vres; -1 when out of memory. */
+static int vres_add(struct im_script *s, const struct imv *rec)
+{
+	if (s->nvres == s->capvres) {
+		size_t cap = s->capvres ? s->capvres * 2 : 16;
+		struct imv *r = realloc(s->vres, cap * sizeof *r);
+		if (!r)
+			return -1;
+		s->vres = r;
+		s->capvres = cap;
+	}
+	s->vres[s->nvres++] = *rec;
+	return 0;
+}
+
+/* Clears the results of the previous call, whichever form they took. */
+static void results_clear(struct im_script *s)
+{
+	json_array_clear(s->results);
+	s->nvres = 0;
+	s->members.n = 0;
+	imv_arena_reset(&s->arena);
+}
+
 /* ---- scripts ---- */
 
 struct im_script *im_lua_script(lua_State *L)
@@ -733,6 +968,18 @@ static void collect_one(lua_State *L, struct im_script *s, int idx, const char *
 	char err[256];
 	if (lua_type(L, idx) != LUA_TTABLE)
 		luaL_error(L, "%s is a %s, not an IM record table", what, luaL_typename(L, idx));
+	if (s->want_imv) {
+		struct conv c = {.err = err, .err_size = sizeof err, .arena = &s->arena, .members = &s->members};
+		struct imv v;
+		err[0] = '\0';
+		if (to_imv(L, idx, &c, &v))
+			luaL_error(L, "%s: %s", what, err);
+		if (v.type != IMV_OBJECT)
+			luaL_error(L, "%s is an array, not an IM record (a table with kind)", what);
+		if (vres_add(s, &v))
+			luaL_error(L, "out of memory");
+		return;
+	}
 	json_t *rec = im_lua_to_json(L, idx, err, sizeof err);
 	if (!rec)
 		luaL_error(L, "%s: %s", what, err);
@@ -825,6 +1072,8 @@ static int protected_call(lua_State *L)
 		lua_pushboolean(L, 1); /* marker: a returned error, not a raised one */
 		return 2;
 	}
+	lua_pushvalue(L, 2);
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &results_key);
 	for (int i = 1; i <= s->n_emitted; i++) {
 		lua_rawgeti(L, 1, i);
 		collect_one(L, s, lua_gettop(L), "an emitted value");
@@ -903,7 +1152,7 @@ static int run_call(struct im_script *s, int which, json_t **records, struct im_
 	s->fail = f;
 	f->where[0] = '\0';
 	f->reason[0] = '\0';
-	json_array_clear(s->results);
+	results_clear(s);
 	*records = s->results;
 	im_lua_budget_reset(L);
 	lua_settop(L, 0);
@@ -935,7 +1184,7 @@ static int run_call(struct im_script *s, int which, json_t **records, struct im_
 		out = 1;
 	}
 	if (out) {
-		json_array_clear(s->results);
+		results_clear(s);
 		lua_settop(L, 0);
 		/* Give back what the failed call left behind before the next record. */
 		if (rc == LUA_ERRMEM)
@@ -1065,6 +1314,54 @@ int im_script_finish(struct im_script *s, json_t **records, struct im_script_fai
 		return 0;
 	}
 	return run_call(s, 1, records, f);
+}
+
+/* The _v calls: run_call with the results made as arena trees. */
+static int run_call_v(struct im_script *s, int which, const struct imv **records, size_t *n,
+		      struct im_script_failure *f)
+{
+	json_t *unused;
+	s->want_imv = 1;
+	int rc = run_call(s, which, &unused, f);
+	s->want_imv = 0;
+	*records = s->vres;
+	*n = s->nvres;
+	return rc;
+}
+
+int im_script_map_v(struct im_script *s, const struct im_script_input *in, const struct imv **records, size_t *n,
+		    struct im_script_failure *f)
+{
+	results_clear(s);
+	*records = NULL;
+	*n = 0;
+	s->in = in;
+	s->calls++;
+	if (s->native_identity && (in->data ? identity_map(s, in) : identity_map_text(s, in))) {
+		s->in = NULL;
+		f->where[0] = f->reason[0] = '\0';
+		struct imv rec;
+		if (imv_from_json(&s->arena, json_array_get(s->results, 0), &rec) || vres_add(s, &rec)) {
+			snprintf(f->where, sizeof f->where, "%s", s->map_where);
+			snprintf(f->reason, sizeof f->reason, "out of memory");
+			results_clear(s);
+			return 1;
+		}
+		*records = s->vres;
+		*n = s->nvres;
+		return 0;
+	}
+	return run_call_v(s, 0, records, n, f);
+}
+
+int im_script_finish_v(struct im_script *s, const struct imv **records, size_t *n, struct im_script_failure *f)
+{
+	results_clear(s);
+	*records = NULL;
+	*n = 0;
+	if (s->finish_ref == LUA_NOREF)
+		return 0;
+	return run_call_v(s, 1, records, n, f);
 }
 
 uint64_t im_script_calls(const struct im_script *s)
@@ -1232,6 +1529,9 @@ void im_script_close(struct im_script *s)
 		im_lua_close(s->L);
 	}
 	json_decref(s->results);
+	imv_arena_free(&s->arena);
+	free(s->vres);
+	free(s->members.m);
 	free(s->path);
 	free(s);
 }

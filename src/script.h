@@ -103,6 +103,17 @@ int im_script_map(struct im_script *s, const struct im_script_input *in, json_t 
  * im_script_map. With no finish function returns 0 and an empty array. */
 int im_script_finish(struct im_script *s, json_t **records, struct im_script_failure *f);
 
+struct imv;
+
+/* im_script_map and im_script_finish for the staging hot path: the same
+ * records, checks and failures, but made as arena trees (imval.h; the objects'
+ * members in the order to_json would have inserted them) instead of Jansson
+ * values. *records points to *n objects owned by the script, valid until its
+ * next call. */
+int im_script_map_v(struct im_script *s, const struct im_script_input *in, const struct imv **records, size_t *n,
+		    struct im_script_failure *f);
+int im_script_finish_v(struct im_script *s, const struct imv **records, size_t *n, struct im_script_failure *f);
+
 /* The text of the bundled scripts/identity.lua. A script file with exactly this
  * text maps the records it returns unchanged without entering Lua (the same
  * records, a copy instead of a JSON -> Lua -> JSON round trip); anything else

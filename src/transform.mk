@@ -11,7 +11,6 @@ noinst_LTLIBRARIES += src/libimtransform.la
 src_libimtransform_la_SOURCES = \
 	src/stage.c src/stage.h \
 	src/imrecord.c src/imrecord.h \
-	src/jsonout.c src/jsonout.h \
 	src/script.c src/script.h src/script_priv.h src/script_lib.c \
 	src/script_json.c src/script_json.h \
 	src/job.c src/job.h \
@@ -51,6 +50,11 @@ tests_transform_test_imrecord_SOURCES = tests/transform/test_imrecord.c
 tests_transform_test_imrecord_CFLAGS = $(TRANSFORM_TEST_CFLAGS)
 tests_transform_test_imrecord_LDADD = $(TRANSFORM_TEST_LDADD)
 TESTS += tests/transform/test_imrecord
+check_PROGRAMS += tests/transform/test_imval
+tests_transform_test_imval_SOURCES = tests/transform/test_imval.c
+tests_transform_test_imval_CFLAGS = $(TRANSFORM_TEST_CFLAGS)
+tests_transform_test_imval_LDADD = $(TRANSFORM_TEST_LDADD)
+TESTS += tests/transform/test_imval
 TESTS += tests/transform/e2e.sh
 EXTRA_DIST += tests/transform/e2e.sh tests/transform/chat.lua tests/transform/gen-chat.sh
 TESTS += tests/transform/run-load.sh

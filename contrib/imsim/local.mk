@@ -1,6 +1,6 @@
 # contrib/imsim: the local Tencent Cloud IM emulator, and the shared spec-rules
 # module it has in common with the runner (src/imrules.c).
-src_libimcore_la_SOURCES += src/imrules.c src/imrules.h
+src_libimcore_la_SOURCES += src/imrules.c src/imrules.h src/imval.c src/imval.h src/jsonout.c src/jsonout.h
 
 bin_PROGRAMS += immigrate-imsim
 immigrate_imsim_SOURCES = \

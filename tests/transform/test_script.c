@@ -5,6 +5,8 @@
 #include <lauxlib.h>
 
 #include "imrecord.h"
+#include "imval.h"
+#include "jsonout.h"
 #include "script.h"
 #include "stage.h"
 #include "tap.h"
@@ -816,6 +818,125 @@ static void test_identity(void)
 	im_script_close(lua);
 }
 
+/* im_script_map_v makes the records im_script_map makes, as trees: the same
+ * text, the same validation, the same failures; for every shape a table can have. */
+static const char shapes_lua[] =
+	"local shared = {MsgType='TIMTextElem', MsgContent={Text='shared'}}\n"
+	"local function m(extra)\n"
+	"  local r = {kind='c2c_msg', From_Account='a', To_Account='b', MsgTimeStamp=1700000000,\n"
+	"    MsgBody={immigrate.text('t')}}\n"
+	"  for k, v in pairs(extra or {}) do r[k] = v end\n"
+	"  return r\n"
+	"end\n"
+	"local cases = {\n"
+	"  function() return m() end,\n"
+	"  function() immigrate.emit({kind='account', UserID='e'}); return {m(), m({_source_id='s'})} end,\n"
+	"  function() return m({MsgBody={}}) end,\n"
+	"  function() return m({MsgBody={{MsgType='TIMCustomElem', MsgContent=immigrate.object({})}}}) end,\n"
+	"  function() return m({MsgBody=immigrate.array({shared})}) end,\n"
+	"  function() return m({MsgBody=immigrate.array({a=1})}) end,\n"
+	"  function() return m({MsgTimeStamp=1.7e9, MsgSeq=42.0, MsgRandom=-0.0}) end,\n"
+	"  function() return m({MsgRandom=2.5}) end,\n"
+	"  function() return m({MsgBody={shared, x=1}}) end,\n"
+	"  function() return m({MsgBody={[1]=shared, [3]=shared}}) end,\n"
+	"  function() return m({MsgBody={[2]=shared}}) end,\n"
+	"  function() return m({MsgBody={{MsgType='TIMTextElem', MsgContent={Text='\\xff'}}}}) end,\n"
+	"  function() return m({['\\xffk']=1}) end,\n"
+	"  function() return m({CloudCustomData=print}) end,\n"
+	"  function() return m({MsgSeq=0/0}) end,\n"
+	"  function() local t = {}; t.t = t; return m({CloudCustomData=t}) end,\n"
+	"  function() return 'x' end,\n"
+	"  function() return {1, 2} end,\n"
+	"  function() return {m(), {1}} end,\n"
+	"  function() immigrate.emit({1}) end,\n"
+	"  function() return m({_source_id=immigrate.null, CloudCustomData=immigrate.null}) end,\n"
+	"  function() return m({_source_id=-17}) end,\n"
+	"  function() return nil, 'no' end,\n"
+	"  function() immigrate.emit(m()); error('after emit') end,\n"
+	"  function() return m({MsgBody={{MsgType='TIMCustomElem', MsgContent={['q\\\"k']=1, ['\\1']=2,\n"
+	"    Data='d\\0e', Z={}, Y={true, false, 1.5, 1e300}}}}}) end,\n"
+	"  function() return {kind='account', UserID='u', Nick=5} end,\n"
+	"  function() return {kind='group', Type='Private', Name='auto'} end,\n"
+	"  function() return {} end,\n"
+	"}\n"
+	"function map(rec) return cases[rec.i]() end\n"
+	"function finish() immigrate.emit({kind='account', UserID='f'}); return m() end\n";
+
+static int same_records(json_t *a, const struct imv *b, size_t nb, struct im_validator *va, struct im_validator *vb)
+{
+	if (json_array_size(a) != nb)
+		return 0;
+	struct im_jbuf ja = {0}, jb = {0};
+	int same = 1;
+	for (size_t i = 0; i < nb && same; i++) {
+		json_t *rec = json_array_get(a, i);
+		same = im_json_write(&ja, rec, 1) == 0 && im_imv_write(&jb, &b[i], 0) == 0 && !strcmp(ja.data, jb.data);
+		if (!same) {
+			diag("record %zu: %s | %s", i, ja.data, jb.data);
+			break;
+		}
+		struct im_prepared pa, pb;
+		char wa[512], wb[512];
+		int ra = im_record_prepare(va, rec, 1, &pa, wa, sizeof wa);
+		int rb = im_record_prepare_v(vb, &b[i], 1, &pb, wb, sizeof wb);
+		same = ra == rb && (ra ? !strcmp(wa, wb)
+				       : !strcmp(pa.payload, pb.payload) && !strcmp(pa.dedupe_key, pb.dedupe_key) &&
+						 !strcmp(pa.conv, pb.conv) && pa.ord == pb.ord);
+		if (!same)
+			diag("record %zu: prepare %d %s | %d %s", i, ra, ra ? wa : pa.payload, rb, rb ? wb : pb.payload);
+	}
+	im_jbuf_free(&ja);
+	im_jbuf_free(&jb);
+	return same;
+}
+
+static void test_map_v(void)
+{
+	struct im_script_config cfg = {.path = scratch_file("shapes.lua", shapes_lua)};
+	struct im_script *sj, *sv;
+	char err[256];
+	if (im_script_open(&cfg, &sj, err, sizeof err) || im_script_open(&cfg, &sv, err, sizeof err)) {
+		ok(0, "shapes.lua opens: %s", err);
+		return;
+	}
+	struct im_validator *va = im_validator_new(NULL), *vb = im_validator_new(NULL);
+	int same = 1, failures = 0;
+	size_t made = 0;
+	for (int i = 1; i <= 28; i++) {
+		json_t *data = json_pack("{s:i}", "i", i);
+		struct im_script_input in = {.stream = "s", .origin = "x:1", .data = data};
+		json_t *a;
+		const struct imv *b;
+		size_t nb;
+		struct im_script_failure fa, fb;
+		int ra = im_script_map(sj, &in, &a, &fa);
+		int rb = im_script_map_v(sv, &in, &b, &nb, &fb);
+		if (ra != rb || (ra && (strcmp(fa.where, fb.where) || strcmp(fa.reason, fb.reason))) ||
+		    (!ra && !same_records(a, b, nb, va, vb))) {
+			same = 0;
+			diag("case %d: %d %s: %s | %d %s: %s", i, ra, fa.where, fa.reason, rb, fb.where, fb.reason);
+		}
+		failures += ra != 0;
+		made += ra ? 0 : nb;
+		if (rb && nb)
+			same = 0; /* a failed call keeps nothing */
+		json_decref(data);
+	}
+	ok(same, "map_v = map for every shape (%zu records, %d failures)", made, failures);
+	ok(made >= 12 && failures >= 10, "the shapes include records and failures");
+	json_t *a;
+	const struct imv *b;
+	size_t nb;
+	struct im_script_failure fa, fb;
+	ok(im_script_finish(sj, &a, &fa) == 0 && im_script_finish_v(sv, &b, &nb, &fb) == 0 && nb == 2 &&
+		   same_records(a, b, nb, va, vb),
+	   "finish_v = finish");
+	im_validator_free(va);
+	im_validator_free(vb);
+	im_script_close(sj);
+	im_script_close(sv);
+}
+
 int main(void)
 {
 	L = im_lua_new(16u << 20, 1000000);
@@ -847,6 +968,7 @@ int main(void)
 	test_ctx();
 	test_gc_pace();
 	test_identity();
+	test_map_v();
 	scratch_cleanup();
 	return done_testing();
 }
