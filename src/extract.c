@@ -331,7 +331,7 @@ static void raw_from_key(const char *source_key, char *out, size_t out_size)
  * the note exists exactly when a checkpoint does). */
 static int note_raw_start(struct im_stage *st, const char *source_key, char *err, size_t err_size)
 {
-	sqlite3_stmt *s = im_stage_stmt(st, "SELECT COALESCE(MAX(id), 0) + 1 FROM raw", err, err_size);
+	sqlite3_stmt *s = im_stage_stmt(st, "SELECT COALESCE((SELECT id + n FROM raw_chunk ORDER BY id DESC LIMIT 1), 1)", err, err_size);
 	if (!s)
 		return -1;
 	int64_t from = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 1;
@@ -352,6 +352,33 @@ static int note_raw_start(struct im_stage *st, const char *source_key, char *err
  * so staging again could only add duplicates, or, for a script that is not
  * deterministic (math.random), records a clean run never made. Discarding keeps
  * the stage exactly-once and skips validation and inserts. Returns 0, or -1. */
+struct replay {
+	struct im_transform *t;
+	struct im_extract_stats *stats;
+};
+
+/* One committed native record through map() again; what it makes is dropped. */
+static int replay_one(void *arg, int64_t raw_id, const struct im_stage_raw *raw)
+{
+	(void)raw_id;
+	struct replay *r = arg;
+	json_t *rec = json_loadb(raw->data, raw->data_len, JSON_DECODE_ANY, NULL);
+	if (!rec)
+		return 0; /* not JSON: the plugin could not read it either, map() never saw it */
+	struct im_script_input in = {
+		.stream = raw->stream,
+		.source_id = raw->source_id,
+		.origin = raw->origin,
+		.data = rec,
+	};
+	json_t *ignored;
+	struct im_script_failure f;
+	im_script_map(r->t->script, &in, &ignored, &f);
+	json_decref(rec);
+	r->stats->replayed++;
+	return im_extract_stop ? 1 : 0;
+}
+
 static int replay_raw(struct im_transform *t, struct im_stage *st, const char *source_key,
 		      struct im_extract_stats *stats, char *err, size_t err_size)
 {
@@ -368,41 +395,11 @@ static int replay_raw(struct im_transform *t, struct im_stage *st, const char *s
 		from = strtoll(from_text, NULL, 10);
 		free(from_text);
 	}
-	sqlite3_stmt *s = im_stage_stmt(st, "SELECT stream, source_id, origin, data FROM raw WHERE id >= ? ORDER BY id",
-					err, err_size);
-	if (!s)
-		return -1;
-	sqlite3_bind_int64(s, 1, from);
-	int step;
-	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *data = (const char *)sqlite3_column_text(s, 3);
-		json_t *rec = data ? json_loadb(data, (size_t)sqlite3_column_bytes(s, 3), JSON_DECODE_ANY, NULL) : NULL;
-		if (!rec)
-			continue; /* not JSON: the plugin could not read it either, map() never saw it */
-		struct im_script_input in = {
-			.stream = (const char *)sqlite3_column_text(s, 0),
-			.source_id = (const char *)sqlite3_column_text(s, 1),
-			.origin = (const char *)sqlite3_column_text(s, 2),
-			.data = rec,
-		};
-		json_t *ignored;
-		struct im_script_failure f;
-		im_script_map(t->script, &in, &ignored, &f);
-		json_decref(rec);
-		stats->replayed++;
-		if (im_extract_stop)
-			break;
-	}
-	sqlite3_reset(s);
+	struct replay r = {t, stats};
+	rc = im_stage_raw_foreach(st, from, replay_one, &r, err, err_size);
 	im_log(IM_LOG_INFO, "resumed: mapped the %llu native records staged before again, to rebuild the script's state",
 	       (unsigned long long)stats->replayed);
-	if (im_extract_stop)
-		return 0;
-	if (step != SQLITE_DONE) {
-		snprintf(err, err_size, "%s: replaying raw records: %s", im_stage_path(st), im_stage_errmsg(st));
-		return -1;
-	}
-	return 0;
+	return rc < 0 ? -1 : 0;
 }
 
 static int run(const struct im_job *job, struct im_stage *st, const char *plugin_dir, uint64_t limit, FILE *out,

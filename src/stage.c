@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-/* Statements cached by im_stage_stmt(): a small open-addressed table. */
+/* Statements cached by cached_stmt(): a small open-addressed table. */
 #define STMT_SLOTS 128
 
 struct stmt_slot {
@@ -28,10 +28,24 @@ struct hot_stmt {
 	int sticky_set;
 };
 
+struct raw_buf {
+	char *data;
+	size_t len, cap;
+};
+
+/* Native records waiting to be written as one raw_chunk row (see put_raw). */
+struct raw_chunk {
+	int64_t first_id; /* raw id of the first buffered record */
+	int n;            /* records buffered */
+	struct raw_buf meta, body;
+};
+
 struct im_stage {
 	sqlite3 *db;
 	char *path;
 	int in_txn;
+	int64_t raw_next; /* the raw id put_raw assigns next; 0: ask the database */
+	struct raw_chunk raw;
 	struct hot_stmt raw_insert, record_insert;
 	struct stmt_slot slots[STMT_SLOTS];
 };
@@ -45,8 +59,12 @@ const char *im_stage_status_name(int status)
 
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
-	"CREATE TABLE IF NOT EXISTS raw(id INTEGER PRIMARY KEY, stream TEXT NOT NULL,"
-	" source_id TEXT, origin TEXT, data TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS raw_chunk(id INTEGER PRIMARY KEY, n INTEGER NOT NULL, meta TEXT NOT NULL,"
+	" body BLOB NOT NULL);"
+	"CREATE VIEW IF NOT EXISTS raw(id, stream, source_id, origin, data) AS SELECT c.id + j.key,"
+	" json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), json_extract(j.value, '$[2]'),"
+	" CAST(substr(c.body, json_extract(j.value, '$[3]') + 1, json_extract(j.value, '$[4]')) AS TEXT)"
+	" FROM raw_chunk c, json_each(c.meta) j;"
 	"CREATE TABLE IF NOT EXISTS records(id INTEGER PRIMARY KEY, kind TEXT NOT NULL,"
 	" conv TEXT NOT NULL, ord INTEGER NOT NULL, seq INTEGER NOT NULL, payload TEXT NOT NULL,"
 	" source_id TEXT, dedupe_hash INTEGER NOT NULL UNIQUE, dedupe_key TEXT NOT NULL, raw_id INTEGER,"
@@ -81,9 +99,322 @@ static int db_fail(struct im_stage *st, char *err, size_t err_size, const char *
 	return -1;
 }
 
+static sqlite3_stmt *cached_stmt(struct im_stage *st, const char *sql, char *err, size_t err_size);
+
+/* The hot statement h, prepared on first use. NULL with err filled on failure. */
+static sqlite3_stmt *hot_stmt(struct im_stage *st, struct hot_stmt *h, const char *sql, char *err, size_t err_size)
+{
+	if (!h->stmt && sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &h->stmt, NULL) != SQLITE_OK) {
+		db_fail(st, err, err_size, "preparing a statement");
+		h->stmt = NULL;
+	}
+	return h->stmt;
+}
+
+/* Binds text to parameter col of h unless it is bound to that text already. */
+static void bind_sticky(struct hot_stmt *h, int col, const char *text)
+{
+	if (h->sticky_set && !strcmp(h->sticky, text))
+		return;
+	sqlite3_bind_text(h->stmt, col, text, -1, SQLITE_TRANSIENT);
+	size_t len = strlen(text);
+	/* A value too long to remember is simply bound again next time. */
+	h->sticky_set = len < sizeof h->sticky;
+	if (h->sticky_set)
+		memcpy(h->sticky, text, len + 1);
+}
+
+/* Native records go to the raw_chunk table in chunks: one row holds the
+ * records with ids id .. id+n-1, so a native record costs an append to two
+ * buffers instead of a B-tree insert of its own (about 4,000 instructions).
+ * A chunk is written when it is full, before the transaction commits, and
+ * before anything else reads the stage through this handle (im_stage_stmt,
+ * im_stage_db), so the raw rows and the records made from them still commit
+ * together.
+ *
+ * body holds the records' texts back to back, unescaped; meta is a JSON array
+ * with one [stream, source_id, origin, offset, length] per record (offset and
+ * length in bytes into body). The raw view decodes both with SQLite's JSON
+ * functions, so raw reads as one row per native record from any SQL client. */
+#define RAW_CHUNK_BYTES 60000 /* a few overflow pages: little slack per row */
+#define RAW_CHUNK_RECORDS 1024
+
+static int raw_next_id(struct im_stage *st, char *err, size_t err_size)
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(st->db, "SELECT id + n FROM raw_chunk ORDER BY id DESC LIMIT 1", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return db_fail(st, err, err_size, "reading the last raw id");
+	int rc = sqlite3_step(s);
+	st->raw_next = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 1;
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		st->raw_next = 0;
+		return db_fail(st, err, err_size, "reading the last raw id");
+	}
+	return 0;
+}
+
+/* Writes the buffered chunk. On failure the buffer is kept (a later flush, at
+ * the latest the commit, tries again and reports). */
+static int flush_raw(struct im_stage *st, char *err, size_t err_size)
+{
+	struct raw_chunk *c = &st->raw;
+	if (!c->n)
+		return 0;
+	sqlite3_stmt *s = hot_stmt(st, &st->raw_insert, "INSERT INTO raw_chunk(id, n, meta, body) VALUES(?1, ?2, ?3, ?4)",
+				   err, err_size);
+	if (!s)
+		return -1;
+	c->meta.data[c->meta.len] = ']';
+	sqlite3_bind_int64(s, 1, c->first_id);
+	sqlite3_bind_int(s, 2, c->n);
+	sqlite3_bind_text(s, 3, c->meta.data, (int)c->meta.len + 1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 4, c->body.data, (int)c->body.len, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return db_fail(st, err, err_size, "storing raw records");
+	c->n = 0;
+	c->meta.len = c->body.len = 0;
+	return 0;
+}
+
+/* Forgets what is buffered (the transaction it belonged to is gone) and the
+ * next id (another connection may write between our transactions). */
+static void drop_raw(struct im_stage *st)
+{
+	st->raw.n = 0;
+	st->raw.meta.len = st->raw.body.len = 0;
+	st->raw_next = 0;
+}
+
+/* Room for need more bytes in b; 0, or -1 when out of memory. */
+static int reserve(struct raw_buf *b, size_t need)
+{
+	if (b->cap - b->len >= need)
+		return 0;
+	size_t cap = b->cap ? b->cap : 4096;
+	while (cap - b->len < need)
+		cap *= 2;
+	char *data = realloc(b->data, cap);
+	if (!data)
+		return -1;
+	b->data = data;
+	b->cap = cap;
+	return 0;
+}
+
+/* Appends text as a JSON string, or null (room reserved by the caller: 6 bytes
+ * per input byte + 2 at most). */
+static void put_json_string(struct raw_buf *b, const char *text)
+{
+	static const char hex[] = "0123456789abcdef";
+	if (!text) {
+		memcpy(b->data + b->len, "null", 4);
+		b->len += 4;
+		return;
+	}
+	char *o = b->data + b->len;
+	*o++ = '"';
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		if (*p == '"' || *p == '\\') {
+			*o++ = '\\';
+			*o++ = (char)*p;
+		} else if (*p < 0x20) {
+			memcpy(o, "\\u00", 4);
+			o[4] = hex[*p >> 4];
+			o[5] = hex[*p & 15];
+			o += 6;
+		} else {
+			*o++ = (char)*p;
+		}
+	}
+	*o++ = '"';
+	b->len = (size_t)(o - b->data);
+}
+
+static void put_uint(struct raw_buf *b, uint64_t v)
+{
+	char digits[24];
+	int n = 0;
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n)
+		b->data[b->len++] = digits[--n];
+}
+
+int im_stage_put_raw(struct im_stage *st, const char *stream, const char *source_id,
+		     const char *origin, const char *data, size_t data_len, int64_t *raw_id,
+		     char *err, size_t err_size)
+{
+	struct raw_chunk *c = &st->raw;
+	size_t texts = strlen(stream) + (source_id ? strlen(source_id) : 0) + (origin ? strlen(origin) : 0);
+	/* meta: the texts escaped, two numbers, punctuation, and the closing ']' */
+	if (data_len > INT32_MAX / 2 || texts > INT32_MAX / 8 || reserve(&c->meta, 6 * texts + 64) < 0 ||
+	    reserve(&c->body, data_len) < 0) {
+		set_err(err, err_size, "%s: out of memory for a native record of %zu bytes", st->path, data_len);
+		return -1;
+	}
+	if (!c->n) {
+		if (!st->raw_next && raw_next_id(st, err, err_size) < 0)
+			return -1;
+		c->first_id = st->raw_next;
+	}
+	struct raw_buf *m = &c->meta;
+	m->data[m->len++] = c->n ? ',' : '[';
+	m->data[m->len++] = '[';
+	put_json_string(m, stream);
+	m->data[m->len++] = ',';
+	put_json_string(m, source_id);
+	m->data[m->len++] = ',';
+	put_json_string(m, origin);
+	m->data[m->len++] = ',';
+	put_uint(m, c->body.len);
+	m->data[m->len++] = ',';
+	put_uint(m, data_len);
+	m->data[m->len++] = ']';
+	memcpy(c->body.data + c->body.len, data, data_len);
+	c->body.len += data_len;
+	c->n++;
+	if (raw_id)
+		*raw_id = st->raw_next;
+	st->raw_next++;
+	if (sqlite3_get_autocommit(st->db)) {
+		/* No transaction: nothing would write it later. */
+		int rc = flush_raw(st, err, err_size);
+		drop_raw(st);
+		return rc;
+	}
+	if (c->body.len + c->meta.len >= RAW_CHUNK_BYTES || c->n >= RAW_CHUNK_RECORDS)
+		return flush_raw(st, err, err_size);
+	return 0;
+}
+
+/* The columns of one raw record from its chunk c and meta element j. */
+#define RAW_COLUMNS                                                                                                    \
+	"json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), json_extract(j.value, '$[2]'),"               \
+	" CAST(substr(c.body, json_extract(j.value, '$[3]') + 1, json_extract(j.value, '$[4]')) AS TEXT)"
+
+static char *dup_column(sqlite3_stmt *stmt, int col);
+
+int im_stage_get_raw(struct im_stage *st, int64_t raw_id, char **data, char **stream,
+		     char **source_id, char **origin)
+{
+	*data = NULL;
+	if (flush_raw(st, NULL, 0) < 0)
+		return -1;
+	sqlite3_stmt *s = cached_stmt(st,
+				      "SELECT " RAW_COLUMNS " FROM raw_chunk c, json_each(c.meta) j"
+				      " WHERE c.id = (SELECT MAX(id) FROM raw_chunk WHERE id <= ?1) AND j.key = ?1 - c.id",
+				      NULL, 0);
+	if (!s)
+		return -1;
+	sqlite3_bind_int64(s, 1, raw_id);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
+		return 1;
+	}
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(s);
+		return -1;
+	}
+	*data = dup_column(s, 3);
+	if (stream)
+		*stream = dup_column(s, 0);
+	if (source_id)
+		*source_id = dup_column(s, 1);
+	if (origin)
+		*origin = dup_column(s, 2);
+	sqlite3_reset(s);
+	return *data ? 0 : -1;
+}
+
+/* One chunk's records, from the first with id >= from, through fn. */
+static int foreach_in_chunk(struct im_stage *st, sqlite3_stmt *chunk, int64_t from,
+			    int (*fn)(void *arg, int64_t raw_id, const struct im_stage_raw *r), void *arg, char *err,
+			    size_t err_size)
+{
+	int64_t id = sqlite3_column_int64(chunk, 0);
+	const char *body = sqlite3_column_blob(chunk, 2);
+	size_t body_len = (size_t)sqlite3_column_bytes(chunk, 2);
+	sqlite3_stmt *s = cached_stmt(st,
+				      "SELECT key, json_extract(value, '$[0]'), json_extract(value, '$[1]'),"
+				      " json_extract(value, '$[2]'), json_extract(value, '$[3]'), json_extract(value, '$[4]')"
+				      " FROM json_each(?1) WHERE key >= ?2 ORDER BY key",
+				      err, err_size);
+	if (!s)
+		return -1;
+	sqlite3_bind_value(s, 1, sqlite3_column_value(chunk, 1));
+	sqlite3_bind_int64(s, 2, from - id);
+	int rc, ret = 0;
+	while (!ret && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int64_t off = sqlite3_column_int64(s, 4), len = sqlite3_column_int64(s, 5);
+		struct im_stage_raw r = {
+			.stream = (const char *)sqlite3_column_text(s, 1),
+			.source_id = (const char *)sqlite3_column_text(s, 2),
+			.origin = (const char *)sqlite3_column_text(s, 3),
+		};
+		if (!r.stream || off < 0 || len < 0 || (uint64_t)off + (uint64_t)len > body_len) {
+			set_err(err, err_size, "%s: raw record %lld is damaged", st->path,
+				(long long)(id + sqlite3_column_int64(s, 0)));
+			sqlite3_reset(s);
+			return -1;
+		}
+		/* Not NUL-terminated in the body: hand over a copy that is. */
+		char *data = malloc((size_t)len + 1);
+		if (!data) {
+			set_err(err, err_size, "out of memory");
+			sqlite3_reset(s);
+			return -1;
+		}
+		memcpy(data, body + off, (size_t)len);
+		data[len] = '\0';
+		r.data = data;
+		r.data_len = (size_t)len;
+		ret = fn(arg, id + sqlite3_column_int64(s, 0), &r);
+		free(data);
+	}
+	if (!ret && rc != SQLITE_DONE) {
+		db_fail(st, err, err_size, "reading raw records");
+		ret = -1;
+	}
+	sqlite3_reset(s);
+	return ret;
+}
+
+int im_stage_raw_foreach(struct im_stage *st, int64_t from,
+			 int (*fn)(void *arg, int64_t raw_id, const struct im_stage_raw *r), void *arg, char *err,
+			 size_t err_size)
+{
+	if (flush_raw(st, err, err_size) < 0)
+		return -1;
+	/* From the chunk holding from, in id order. */
+	sqlite3_stmt *s = cached_stmt(st,
+				      "SELECT id, meta, body FROM raw_chunk WHERE id >= (SELECT COALESCE(MAX(id), 0)"
+				      " FROM raw_chunk WHERE id <= ?1) ORDER BY id",
+				      err, err_size);
+	if (!s)
+		return -1;
+	sqlite3_bind_int64(s, 1, from);
+	int rc, ret = 0;
+	while (!ret && (rc = sqlite3_step(s)) == SQLITE_ROW)
+		ret = foreach_in_chunk(st, s, from, fn, arg, err, err_size);
+	if (!ret && rc != SQLITE_DONE) {
+		db_fail(st, err, err_size, "reading raw records");
+		ret = -1;
+	}
+	sqlite3_reset(s);
+	return ret;
+}
+
 static int exec_sql(struct im_stage *st, const char *sql, char *err, size_t err_size)
 {
 	char *msg = NULL;
+	if (flush_raw(st, err, err_size) < 0)
+		return -1;
 	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
 		set_err(err, err_size, "%s: %s", st->path, msg ? msg : sqlite3_errmsg(st->db));
 		sqlite3_free(msg);
@@ -225,12 +556,17 @@ void im_stage_close(struct im_stage *st)
 		sqlite3_finalize(st->record_insert.stmt);
 		sqlite3_close(st->db);
 	}
+	free(st->raw.meta.data);
+	free(st->raw.body.data);
 	free(st->path);
 	free(st);
 }
 
 sqlite3 *im_stage_db(struct im_stage *st)
 {
+	/* The caller may read raw: write what is buffered (a failure is reported
+	 * by the commit, which tries again). */
+	flush_raw(st, NULL, 0);
 	return st->db;
 }
 
@@ -253,7 +589,9 @@ static size_t slot_hash(const char *sql)
 	return (size_t)((p >> 3) ^ (p >> 11)) % STMT_SLOTS;
 }
 
-sqlite3_stmt *im_stage_stmt(struct im_stage *st, const char *sql, char *err, size_t err_size)
+/* im_stage_stmt without writing the raw chunk first: for this file's
+ * statements that do not read raw. */
+static sqlite3_stmt *cached_stmt(struct im_stage *st, const char *sql, char *err, size_t err_size)
 {
 	size_t i = slot_hash(sql);
 	for (size_t probe = 0; probe < STMT_SLOTS; probe++, i = (i + 1) % STMT_SLOTS) {
@@ -278,6 +616,14 @@ sqlite3_stmt *im_stage_stmt(struct im_stage *st, const char *sql, char *err, siz
 	return NULL;
 }
 
+sqlite3_stmt *im_stage_stmt(struct im_stage *st, const char *sql, char *err, size_t err_size)
+{
+	/* The caller may read raw. */
+	if (flush_raw(st, err, err_size) < 0)
+		return NULL;
+	return cached_stmt(st, sql, err, err_size);
+}
+
 int im_stage_begin(struct im_stage *st, char *err, size_t err_size)
 {
 	if (st->in_txn) {
@@ -289,19 +635,22 @@ int im_stage_begin(struct im_stage *st, char *err, size_t err_size)
 		set_err(err, err_size, "%s: a statement is still active (not reset)", st->path);
 		return -1;
 	}
-	sqlite3_stmt *s = im_stage_stmt(st, "BEGIN IMMEDIATE", err, err_size);
+	sqlite3_stmt *s = cached_stmt(st, "BEGIN IMMEDIATE", err, err_size);
 	if (!s)
 		return -1;
 	if (sqlite3_step(s) != SQLITE_DONE)
 		return db_fail(st, err, err_size, "beginning a transaction");
 	sqlite3_reset(s);
 	st->in_txn = 1;
+	st->raw_next = 0; /* another connection may have written since */
 	return 0;
 }
 
 int im_stage_commit(struct im_stage *st, char *err, size_t err_size)
 {
-	sqlite3_stmt *s = im_stage_stmt(st, "COMMIT", err, err_size);
+	if (flush_raw(st, err, err_size) < 0)
+		return -1;
+	sqlite3_stmt *s = cached_stmt(st, "COMMIT", err, err_size);
 	if (!s)
 		return -1;
 	int rc = sqlite3_step(s);
@@ -317,6 +666,7 @@ void im_stage_rollback(struct im_stage *st)
 	if (!sqlite3_get_autocommit(st->db))
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	st->in_txn = 0;
+	drop_raw(st);
 }
 
 int im_stage_in_transaction(const struct im_stage *st)
@@ -352,77 +702,6 @@ static int step_done(struct im_stage *st, sqlite3_stmt *s, char *err, size_t err
 	return 0;
 }
 
-/* The hot statement h, prepared on first use. NULL with err filled on failure. */
-static sqlite3_stmt *hot_stmt(struct im_stage *st, struct hot_stmt *h, const char *sql, char *err, size_t err_size)
-{
-	if (!h->stmt && sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &h->stmt, NULL) != SQLITE_OK) {
-		db_fail(st, err, err_size, "preparing a statement");
-		h->stmt = NULL;
-	}
-	return h->stmt;
-}
-
-/* Binds text to parameter col of h unless it is bound to that text already. */
-static void bind_sticky(struct hot_stmt *h, int col, const char *text)
-{
-	if (h->sticky_set && !strcmp(h->sticky, text))
-		return;
-	sqlite3_bind_text(h->stmt, col, text, -1, SQLITE_TRANSIENT);
-	size_t len = strlen(text);
-	/* A value too long to remember is simply bound again next time. */
-	h->sticky_set = len < sizeof h->sticky;
-	if (h->sticky_set)
-		memcpy(h->sticky, text, len + 1);
-}
-
-int im_stage_put_raw(struct im_stage *st, const char *stream, const char *source_id,
-		     const char *origin, const char *data, size_t data_len, int64_t *raw_id,
-		     char *err, size_t err_size)
-{
-	sqlite3_stmt *s = hot_stmt(st, &st->raw_insert,
-				   "INSERT INTO raw(stream, source_id, origin, data) VALUES(?1, ?2, ?3, ?4)", err,
-				   err_size);
-	if (!s)
-		return -1;
-	bind_sticky(&st->raw_insert, 1, stream);
-	bind_text_or_null(s, 2, source_id);
-	bind_text_or_null(s, 3, origin);
-	sqlite3_bind_text(s, 4, data, (int)data_len, SQLITE_STATIC);
-	if (step_done(st, s, err, err_size, "storing a raw record") < 0)
-		return -1;
-	if (raw_id)
-		*raw_id = sqlite3_last_insert_rowid(st->db);
-	return 0;
-}
-
-int im_stage_get_raw(struct im_stage *st, int64_t raw_id, char **data, char **stream,
-		     char **source_id, char **origin)
-{
-	sqlite3_stmt *s =
-		im_stage_stmt(st, "SELECT data, stream, source_id, origin FROM raw WHERE id = ?1", NULL, 0);
-	if (!s)
-		return -1;
-	sqlite3_bind_int64(s, 1, raw_id);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
-		sqlite3_reset(s);
-		return 1;
-	}
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(s);
-		return -1;
-	}
-	*data = dup_column(s, 0);
-	if (stream)
-		*stream = dup_column(s, 1);
-	if (source_id)
-		*source_id = dup_column(s, 2);
-	if (origin)
-		*origin = dup_column(s, 3);
-	sqlite3_reset(s);
-	return *data ? 0 : -1;
-}
-
 /* 64-bit FNV-1a with a murmur3 finaliser: the dedupe index holds 8-byte
  * integers instead of the key text, which keeps it small enough to stay in the
  * page cache. Collisions are resolved exactly, by the text (see below). */
@@ -446,7 +725,7 @@ static uint64_t key_hash(const char *key)
 static int hash_owner(struct im_stage *st, int64_t h, const char *key, int64_t *id, char *err, size_t err_size)
 {
 	sqlite3_stmt *q =
-		im_stage_stmt(st, "SELECT id, dedupe_key FROM records WHERE dedupe_hash = ?1", err, err_size);
+		cached_stmt(st, "SELECT id, dedupe_key FROM records WHERE dedupe_hash = ?1", err, err_size);
 	if (!q)
 		return -1;
 	sqlite3_bind_int64(q, 1, h);
@@ -520,7 +799,7 @@ int64_t im_stage_dedupe_hash(const char *key)
 int im_stage_put_dead(struct im_stage *st, const struct im_stage_dead *dl, int64_t *id, char *err,
 		      size_t err_size)
 {
-	sqlite3_stmt *s = im_stage_stmt(
+	sqlite3_stmt *s = cached_stmt(
 		st,
 		"INSERT INTO dead_letters(record_id, raw_id, stage, kind, origin, raw, payload, code, reason,"
 		" attempts, created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -551,7 +830,7 @@ int im_stage_put_dead(struct im_stage *st, const struct im_stage_dead *dl, int64
 int im_stage_save_checkpoint(struct im_stage *st, const char *source, const char *token, int done,
 			     char *err, size_t err_size)
 {
-	sqlite3_stmt *s = im_stage_stmt(
+	sqlite3_stmt *s = cached_stmt(
 		st,
 		"INSERT INTO checkpoints(source, token, done, updated_at) VALUES(?1, ?2, ?3, ?4)"
 		" ON CONFLICT(source) DO UPDATE SET token = excluded.token, done = excluded.done,"
@@ -572,7 +851,7 @@ int im_stage_load_checkpoint(struct im_stage *st, const char *source, char **tok
 	*token = NULL;
 	*done = 0;
 	sqlite3_stmt *s =
-		im_stage_stmt(st, "SELECT token, done FROM checkpoints WHERE source = ?1", err, err_size);
+		cached_stmt(st, "SELECT token, done FROM checkpoints WHERE source = ?1", err, err_size);
 	if (!s)
 		return -1;
 	sqlite3_bind_text(s, 1, source, -1, SQLITE_STATIC);
@@ -599,7 +878,7 @@ int im_stage_load_checkpoint(struct im_stage *st, const char *source, char **tok
 int im_stage_idmap_put(struct im_stage *st, const char *ns, const char *old_id, const char *new_id,
 		       char *err, size_t err_size)
 {
-	sqlite3_stmt *s = im_stage_stmt(
+	sqlite3_stmt *s = cached_stmt(
 		st, "INSERT OR IGNORE INTO idmap(namespace, old_id, new_id) VALUES(?1, ?2, ?3)", err, err_size);
 	if (!s)
 		return -1;
@@ -613,7 +892,7 @@ int im_stage_idmap_get(struct im_stage *st, const char *ns, const char *old_id, 
 {
 	*new_id = NULL;
 	sqlite3_stmt *s =
-		im_stage_stmt(st, "SELECT new_id FROM idmap WHERE namespace = ?1 AND old_id = ?2", NULL, 0);
+		cached_stmt(st, "SELECT new_id FROM idmap WHERE namespace = ?1 AND old_id = ?2", NULL, 0);
 	if (!s)
 		return -1;
 	sqlite3_bind_text(s, 1, ns, -1, SQLITE_STATIC);
@@ -630,7 +909,7 @@ int im_stage_idmap_get(struct im_stage *st, const char *ns, const char *old_id, 
 int im_stage_counts(struct im_stage *st,
 		    int (*fn)(void *arg, const char *kind, int status, int64_t n), void *arg)
 {
-	sqlite3_stmt *s = im_stage_stmt(
+	sqlite3_stmt *s = cached_stmt(
 		st, "SELECT kind, status, count(*) FROM records GROUP BY kind, status ORDER BY kind, status",
 		NULL, 0);
 	if (!s)
@@ -650,7 +929,7 @@ int im_stage_counts(struct im_stage *st,
 
 int64_t im_stage_count(struct im_stage *st, const char *kind, int status)
 {
-	sqlite3_stmt *s = im_stage_stmt(st,
+	sqlite3_stmt *s = cached_stmt(st,
 					"SELECT count(*) FROM records WHERE (?1 IS NULL OR kind = ?1)"
 					" AND (?2 < 0 OR status = ?2)",
 					NULL, 0);
@@ -665,7 +944,7 @@ int64_t im_stage_count(struct im_stage *st, const char *kind, int status)
 
 int64_t im_stage_count_dead(struct im_stage *st, const char *stage)
 {
-	sqlite3_stmt *s = im_stage_stmt(
+	sqlite3_stmt *s = cached_stmt(
 		st, "SELECT count(*) FROM dead_letters WHERE (?1 IS NULL OR stage = ?1) AND replayed = 0", NULL,
 		0);
 	if (!s)
@@ -680,7 +959,7 @@ int im_stage_run_begin(struct im_stage *st, const char *command, int64_t *run_id
 		       size_t err_size)
 {
 	sqlite3_stmt *s =
-		im_stage_stmt(st, "INSERT INTO runs(command, started_at) VALUES(?1, ?2)", err, err_size);
+		cached_stmt(st, "INSERT INTO runs(command, started_at) VALUES(?1, ?2)", err, err_size);
 	if (!s)
 		return -1;
 	sqlite3_bind_text(s, 1, command, -1, SQLITE_STATIC);
@@ -694,7 +973,7 @@ int im_stage_run_begin(struct im_stage *st, const char *command, int64_t *run_id
 int im_stage_run_end(struct im_stage *st, int64_t run_id, int exit_code, const char *counters,
 		     char *err, size_t err_size)
 {
-	sqlite3_stmt *s = im_stage_stmt(
+	sqlite3_stmt *s = cached_stmt(
 		st, "UPDATE runs SET ended_at = ?2, exit_code = ?3, counters = ?4 WHERE id = ?1", err, err_size);
 	if (!s)
 		return -1;
@@ -708,7 +987,7 @@ int im_stage_run_end(struct im_stage *st, int64_t run_id, int exit_code, const c
 int im_stage_meta_set(struct im_stage *st, const char *key, const char *value, char *err,
 		      size_t err_size)
 {
-	sqlite3_stmt *s = im_stage_stmt(st, "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)", err,
+	sqlite3_stmt *s = cached_stmt(st, "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)", err,
 					err_size);
 	if (!s)
 		return -1;
@@ -720,7 +999,7 @@ int im_stage_meta_set(struct im_stage *st, const char *key, const char *value, c
 int im_stage_meta_get(struct im_stage *st, const char *key, char **value)
 {
 	*value = NULL;
-	sqlite3_stmt *s = im_stage_stmt(st, "SELECT value FROM meta WHERE key = ?1", NULL, 0);
+	sqlite3_stmt *s = cached_stmt(st, "SELECT value FROM meta WHERE key = ?1", NULL, 0);
 	if (!s)
 		return -1;
 	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
