@@ -98,7 +98,10 @@ int im_stage_open(const char *path, struct im_stage **out, char *err, size_t err
 void im_stage_close(struct im_stage *st);
 
 /* The underlying connection, owned by the stage (do not close it). For the load
- * side's own queries; prefer im_stage_stmt() for statements run often. */
+ * side's own queries; prefer im_stage_stmt() for statements run often. Writes
+ * the buffered native records first (see im_stage_put_raw), so that raw reads
+ * complete; native records put after this call and read through the same
+ * connection need another call (or im_stage_stmt) first. */
 sqlite3 *im_stage_db(struct im_stage *st);
 
 /* The path given to im_stage_open (owned by the stage). */
@@ -112,7 +115,8 @@ const char *im_stage_errmsg(struct im_stage *st);
  * as the stage; at most 128). Returned reset with bindings cleared; the caller
  * binds, steps and need not finalise, but must reset it (sqlite3_reset) when it
  * stops before SQLITE_DONE: an active statement keeps a transaction open and
- * im_stage_begin then fails. NULL with err filled on a prepare error. */
+ * im_stage_begin then fails. Writes the buffered native records first (see
+ * im_stage_put_raw). NULL with err filled on a prepare or write error. */
 sqlite3_stmt *im_stage_stmt(struct im_stage *st, const char *sql, char *err, size_t err_size);
 
 /* Write transactions. begin fails when one is already open (no nesting).
