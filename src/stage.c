@@ -263,6 +263,7 @@ int im_stage_put_raw(struct im_stage *st, const char *stream, const char *source
 		c->first_id = st->raw_next;
 	}
 	struct raw_buf *m = &c->meta;
+	size_t meta_was = m->len, body_was = c->body.len;
 	m->data[m->len++] = c->n ? ',' : '[';
 	m->data[m->len++] = '[';
 	put_json_string(m, stream);
@@ -287,8 +288,16 @@ int im_stage_put_raw(struct im_stage *st, const char *stream, const char *source
 		drop_raw(st);
 		return rc;
 	}
-	if (c->body.len + c->meta.len >= RAW_CHUNK_BYTES || c->n >= RAW_CHUNK_RECORDS)
-		return flush_raw(st, err, err_size);
+	if ((c->body.len + c->meta.len >= RAW_CHUNK_BYTES || c->n >= RAW_CHUNK_RECORDS) &&
+	    flush_raw(st, err, err_size) < 0) {
+		/* As if this call had not happened: the caller gives up on this
+		 * record, the ones before it stay buffered for the commit. */
+		c->n--;
+		m->len = meta_was;
+		c->body.len = body_was;
+		st->raw_next--;
+		return -1;
+	}
 	return 0;
 }
 
