@@ -18,10 +18,11 @@ struct stmt_slot {
 	sqlite3_stmt *stmt;
 };
 
-/* A statement run once or more per native record, kept apart from the cache:
- * it is reset after each run and its bindings are never cleared, so a value
- * that repeats from row to row (the stream, the kind) is bound only when it
- * changes. sticky holds a copy of that value (SQLite keeps its own). */
+/* A statement run for (nearly) every record, kept apart from the cache: it is
+ * reset after each run and its bindings are never cleared, so a value that
+ * repeats from row to row (a record's kind) is bound only when it changes;
+ * every other parameter is bound on every run. sticky holds a copy of that
+ * value (SQLite keeps its own). */
 struct hot_stmt {
 	sqlite3_stmt *stmt;
 	char sticky[64];
@@ -509,8 +510,9 @@ int im_stage_bulk_end(struct im_stage *st, char *err, size_t err_size)
 
 /* Process-wide settings, before SQLite initialises (no effect afterwards).
  * Memory statistics take a global mutex around every allocation SQLite makes:
- * about a tenth of the instructions spent staging a record. Nothing here reads
- * them (no soft heap limit, no sqlite3_memory_used). */
+ * ~1,000 instructions per native record of an extract (callgrind, 50k
+ * records). Nothing here reads them (no soft heap limit, no
+ * sqlite3_memory_used). */
 static pthread_once_t sqlite_config_once = PTHREAD_ONCE_INIT;
 
 static void configure_sqlite(void)
