@@ -178,6 +178,16 @@ static int flush_raw(struct im_stage *st, char *err, size_t err_size)
 		return db_fail(st, err, err_size, "storing raw records");
 	c->n = 0;
 	c->meta.len = c->body.len = 0;
+	/* One huge native record does not keep its buffer for the rest of the run. */
+	struct raw_buf *bufs[] = {&c->meta, &c->body};
+	for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
+		struct raw_buf *b = bufs[i];
+		if (b->cap > 4 * RAW_CHUNK_BYTES) {
+			free(b->data);
+			b->data = NULL;
+			b->cap = 0;
+		}
+	}
 	return 0;
 }
 

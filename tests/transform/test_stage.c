@@ -150,6 +150,28 @@ static void raw_chunks(void)
 	int rc = im_stage_raw_foreach(st, first + 1234, raw_walk, &w, err, sizeof err);
 	ok(rc == 0 && w.n == N - 1234 && !w.bad, "raw: foreach from the middle visits the rest in order (%d)", w.n);
 
+	/* A native record larger than a chunk gets a chunk of its own. */
+	size_t big_len = 1 << 20;
+	char *big = malloc(big_len + 1);
+	for (size_t i = 0; i < big_len; i++)
+		big[i] = (char)('a' + i % 26);
+	big[big_len] = '\0';
+	int64_t big_id = 0;
+	ok(im_stage_begin(st, err, sizeof err) == 0 &&
+		   im_stage_put_raw(st, "s", NULL, NULL, "{}", 2, NULL, err, sizeof err) == 0 &&
+		   im_stage_put_raw(st, "s", NULL, NULL, big, big_len, &big_id, err, sizeof err) == 0 &&
+		   im_stage_put_raw(st, "s", NULL, NULL, "[]", 2, NULL, err, sizeof err) == 0 &&
+		   im_stage_commit(st, err, sizeof err) == 0,
+	   "raw: a 1 MiB native record between two small ones");
+	ok(im_stage_get_raw(st, big_id, &got, NULL, NULL, NULL) == 0 && strlen(got) == big_len && !strcmp(got, big),
+	   "raw: it reads back whole");
+	free(got);
+	ok(im_stage_get_raw(st, big_id + 1, &got, NULL, NULL, NULL) == 0 && !strcmp(got, "[]"),
+	   "raw: and the record after it");
+	free(got);
+	free(big);
+	first += 3; /* the ids the rolled back transaction below takes */
+
 	/* A rolled back transaction leaves no raw row, and its ids are used again. */
 	int64_t id = 0;
 	ok(im_stage_begin(st, err, sizeof err) == 0 &&
