@@ -331,7 +331,8 @@ static void raw_from_key(const char *source_key, char *out, size_t out_size)
  * the note exists exactly when a checkpoint does). */
 static int note_raw_start(struct im_stage *st, const char *source_key, char *err, size_t err_size)
 {
-	sqlite3_stmt *s = im_stage_stmt(st, "SELECT COALESCE((SELECT id + n FROM raw_chunk ORDER BY id DESC LIMIT 1), 1)", err, err_size);
+	sqlite3_stmt *s = im_stage_stmt(st, "SELECT COALESCE((SELECT id + n FROM raw_chunk ORDER BY id DESC LIMIT 1), 1)",
+					err, err_size);
 	if (!s)
 		return -1;
 	int64_t from = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 1;
@@ -342,16 +343,6 @@ static int note_raw_start(struct im_stage *st, const char *source_key, char *err
 	return im_stage_meta_set(st, key, value, err, err_size);
 }
 
-/* Rebuilds the script's state on resume: every native record the earlier runs
- * of this source committed goes through map() again, in its original order, so
- * upvalue state (users seen, channel facts, counters) is what it was when the
- * plugin's checkpoint was saved, and finish() sees the whole input.
- *
- * What map() makes here is discarded, not staged: each of these raw rows was
- * committed in the same transaction as every record (and dead letter) it made,
- * so staging again could only add duplicates, or, for a script that is not
- * deterministic (math.random), records a clean run never made. Discarding keeps
- * the stage exactly-once and skips validation and inserts. Returns 0, or -1. */
 struct replay {
 	struct im_transform *t;
 	struct im_extract_stats *stats;
@@ -379,6 +370,16 @@ static int replay_one(void *arg, int64_t raw_id, const struct im_stage_raw *raw)
 	return im_extract_stop ? 1 : 0;
 }
 
+/* Rebuilds the script's state on resume: every native record the earlier runs
+ * of this source committed goes through map() again, in its original order, so
+ * upvalue state (users seen, channel facts, counters) is what it was when the
+ * plugin's checkpoint was saved, and finish() sees the whole input.
+ *
+ * What map() makes here is discarded, not staged: each of these raw rows was
+ * committed in the same transaction as every record (and dead letter) it made,
+ * so staging again could only add duplicates, or, for a script that is not
+ * deterministic (math.random), records a clean run never made. Discarding keeps
+ * the stage exactly-once and skips validation and inserts. Returns 0, or -1. */
 static int replay_raw(struct im_transform *t, struct im_stage *st, const char *source_key,
 		      struct im_extract_stats *stats, char *err, size_t err_size)
 {
