@@ -63,7 +63,7 @@ void load_rows_free(struct load_row *rows, size_t n)
 
 int load_stage_prepare(struct im_stage *st, char *err, size_t err_size)
 {
-	/* records_sched (kind, status, conv, ord) serves the per-conversation
+	/* records_sched (kind, status, conv, ord, seq) serves the per-conversation
 	 * scans; these serve the id-order scan and the in-flight recovery. */
 	static const char *sql = "CREATE INDEX IF NOT EXISTS load_records_kind_id ON records(kind, status, id);"
 				 "CREATE INDEX IF NOT EXISTS load_records_batch ON records(batch) WHERE status = 1;";

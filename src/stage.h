@@ -42,7 +42,7 @@
  *       status INTEGER NOT NULL DEFAULT 0,   -- enum im_stage_status
  *       batch INTEGER, attempts INTEGER NOT NULL DEFAULT 0,
  *       last_code INTEGER, retry_at INTEGER)  -- Unix seconds
- *     index records_sched(kind, status, conv, ord): dropped while an
+ *     index records_sched(kind, status, conv, ord, seq): dropped while an
  *       extract stages in bulk (im_stage_bulk_begin) and built when it reaches
  *       the end of its source (im_stage_bulk_end, or the next im_stage_open
  *       when no checkpoint is unfinished)
