@@ -348,7 +348,8 @@ static void raw_from_key(const char *source_key, char *out, size_t out_size)
  * the note exists exactly when a checkpoint does). */
 static int note_raw_start(struct im_stage *st, const char *source_key, char *err, size_t err_size)
 {
-	sqlite3_stmt *s = im_stage_stmt(st, "SELECT COALESCE(MAX(id), 0) + 1 FROM raw", err, err_size);
+	sqlite3_stmt *s = im_stage_stmt(st, "SELECT COALESCE((SELECT id + n FROM raw_chunk ORDER BY id DESC LIMIT 1), 1)",
+					err, err_size);
 	if (!s)
 		return -1;
 	int64_t from = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 1;
@@ -357,6 +358,32 @@ static int note_raw_start(struct im_stage *st, const char *source_key, char *err
 	raw_from_key(source_key, key, sizeof key);
 	snprintf(value, sizeof value, "%lld", (long long)from);
 	return im_stage_meta_set(st, key, value, err, err_size);
+}
+
+struct replay {
+	struct im_transform *t;
+	struct im_extract_stats *stats;
+};
+
+/* One committed native record through map() again; what it makes is dropped. */
+static int replay_one(void *arg, int64_t raw_id, const struct im_stage_raw *raw)
+{
+	(void)raw_id;
+	struct replay *r = arg;
+	/* The stored text goes to the script as it is: it decodes it itself. */
+	struct im_script_input in = {
+		.stream = raw->stream,
+		.source_id = raw->source_id,
+		.origin = raw->origin,
+		.text = raw->data,
+		.text_len = raw->data_len,
+	};
+	json_t *ignored;
+	struct im_script_failure f;
+	if (im_script_map(r->t->script, &in, &ignored, &f) == IM_SCRIPT_BAD_INPUT)
+		return 0; /* not JSON: the plugin could not read it either, map() never saw it */
+	r->stats->replayed++;
+	return im_extract_stop ? 1 : 0;
 }
 
 /* Rebuilds the script's state on resume: every native record the earlier runs
@@ -385,42 +412,11 @@ static int replay_raw(struct im_transform *t, struct im_stage *st, const char *s
 		from = strtoll(from_text, NULL, 10);
 		free(from_text);
 	}
-	sqlite3_stmt *s = im_stage_stmt(st, "SELECT stream, source_id, origin, data FROM raw WHERE id >= ? ORDER BY id",
-					err, err_size);
-	if (!s)
-		return -1;
-	sqlite3_bind_int64(s, 1, from);
-	int step;
-	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *data = (const char *)sqlite3_column_text(s, 3);
-		if (!data)
-			continue;
-		/* The stored text goes to the script as it is: it decodes it itself. */
-		struct im_script_input in = {
-			.stream = (const char *)sqlite3_column_text(s, 0),
-			.source_id = (const char *)sqlite3_column_text(s, 1),
-			.origin = (const char *)sqlite3_column_text(s, 2),
-			.text = data,
-			.text_len = (size_t)sqlite3_column_bytes(s, 3),
-		};
-		json_t *ignored;
-		struct im_script_failure f;
-		if (im_script_map(t->script, &in, &ignored, &f) == IM_SCRIPT_BAD_INPUT)
-			continue; /* not JSON: the plugin could not read it either, map() never saw it */
-		stats->replayed++;
-		if (im_extract_stop)
-			break;
-	}
-	sqlite3_reset(s);
+	struct replay r = {t, stats};
+	rc = im_stage_raw_foreach(st, from, replay_one, &r, err, err_size);
 	im_log(IM_LOG_INFO, "resumed: mapped the %llu native records staged before again, to rebuild the script's state",
 	       (unsigned long long)stats->replayed);
-	if (im_extract_stop)
-		return 0;
-	if (step != SQLITE_DONE) {
-		snprintf(err, err_size, "%s: replaying raw records: %s", im_stage_path(st), im_stage_errmsg(st));
-		return -1;
-	}
-	return 0;
+	return rc < 0 ? -1 : 0;
 }
 
 static int run(const struct im_job *job, struct im_stage *st, const char *plugin_dir, uint64_t limit, FILE *out,

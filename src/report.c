@@ -235,8 +235,8 @@ static int dead_letter_section(struct im_stage *st, FILE *out, char *err, size_t
 		return -1;
 	}
 	if (sqlite3_prepare_v2(db,
-			       "SELECT d.origin, COALESCE(d.raw, r.data), d.payload FROM dead_letters d"
-			       " LEFT JOIN raw r ON r.id = d.raw_id WHERE d.replayed = 0 AND d.stage = ?1"
+			       "SELECT d.origin, d.raw, d.payload, d.raw_id FROM dead_letters d"
+			       " WHERE d.replayed = 0 AND d.stage = ?1"
 			       " AND d.kind IS ?2 AND d.code IS ?3 AND d.reason = ?4 ORDER BY d.id LIMIT 3",
 			       -1, &ex, NULL) != SQLITE_OK) {
 		sqlite3_finalize(g);
@@ -285,6 +285,11 @@ static int dead_letter_section(struct im_stage *st, FILE *out, char *err, size_t
 			const char *origin = (const char *)sqlite3_column_text(ex, 0);
 			const char *raw = (const char *)sqlite3_column_text(ex, 1);
 			const char *payload = (const char *)sqlite3_column_text(ex, 2);
+			/* No copy in the dead letter: the native record from the stage. */
+			char *stored = NULL;
+			if (!raw && sqlite3_column_int64(ex, 3) > 0 &&
+			    im_stage_get_raw(st, sqlite3_column_int64(ex, 3), &stored, NULL, NULL, NULL) == 0)
+				raw = stored;
 			fputs("<div class=\"example\"><span class=\"meta\">", out);
 			esc(out, origin ? origin : "(no origin)");
 			fputs("</span>", out);
@@ -299,6 +304,7 @@ static int dead_letter_section(struct im_stage *st, FILE *out, char *err, size_t
 				fputs("</pre>", out);
 			}
 			fputs("</div>", out);
+			free(stored);
 		}
 		fprintf(out, "</details></td><td>%s</td></tr>\n", im_report_num(sqlite3_column_int64(g, 4)));
 	}

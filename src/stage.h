@@ -13,11 +13,17 @@
  *
  * Schema (IM_STAGE_SCHEMA_VERSION; created on first open, checked afterwards):
  *
- *   raw(id INTEGER PRIMARY KEY, stream TEXT, source_id TEXT, origin TEXT,
- *       data TEXT)                 -- the native record as JSON text (or the raw
- *                                     unparsable text for parse dead letters), so a
- *                                     dead letter at any stage can be replayed
- *                                     through a fixed script
+ *   raw_chunk(id INTEGER PRIMARY KEY, -- raw id of the first record in the row
+ *       n INTEGER NOT NULL,        -- records in the row: raw ids id .. id+n-1
+ *       meta TEXT NOT NULL,        -- JSON array, one [stream, source_id, origin,
+ *                                     offset, length] per record
+ *       body BLOB NOT NULL)        -- the records' JSON texts back to back
+ *     Chunks of ~60 KB: one B-tree insert per few hundred native records instead
+ *     of one each. Kept so a dead letter at any stage can be replayed through a
+ *     fixed script and a resumed extract can rebuild the script's state; read
+ *     them with im_stage_get_raw / im_stage_raw_foreach.
+ *   raw(id, stream, source_id, origin, data): a view with one row per native
+ *     record over raw_chunk, for ad-hoc queries and the sqlite3 shell
  *   records(id INTEGER PRIMARY KEY,
  *       kind TEXT NOT NULL,         -- "account", "c2c_msg", ... (imrecord.h names)
  *       conv TEXT NOT NULL,         -- serialisation key: GroupId for group kinds,
@@ -66,7 +72,7 @@
 
 #include <sqlite3.h>
 
-#define IM_STAGE_SCHEMA_VERSION 2
+#define IM_STAGE_SCHEMA_VERSION 3
 
 struct im_stage;
 
@@ -94,7 +100,10 @@ int im_stage_open(const char *path, struct im_stage **out, char *err, size_t err
 void im_stage_close(struct im_stage *st);
 
 /* The underlying connection, owned by the stage (do not close it). For the load
- * side's own queries; prefer im_stage_stmt() for statements run often. */
+ * side's own queries; prefer im_stage_stmt() for statements run often. Writes
+ * the buffered native records first (see im_stage_put_raw), so that raw reads
+ * complete; native records put after this call and read through the same
+ * connection need another call (or im_stage_stmt) first. */
 sqlite3 *im_stage_db(struct im_stage *st);
 
 /* The path given to im_stage_open (owned by the stage). */
@@ -108,7 +117,8 @@ const char *im_stage_errmsg(struct im_stage *st);
  * as the stage; at most 128). Returned reset with bindings cleared; the caller
  * binds, steps and need not finalise, but must reset it (sqlite3_reset) when it
  * stops before SQLITE_DONE: an active statement keeps a transaction open and
- * im_stage_begin then fails. NULL with err filled on a prepare error. */
+ * im_stage_begin then fails. Writes the buffered native records first (see
+ * im_stage_put_raw). NULL with err filled on a prepare or write error. */
 sqlite3_stmt *im_stage_stmt(struct im_stage *st, const char *sql, char *err, size_t err_size);
 
 /* Write transactions. begin fails when one is already open (no nesting).
@@ -121,20 +131,41 @@ int im_stage_in_transaction(const struct im_stage *st);
 
 /* Stores one native record. stream and data are required; source_id and origin may
  * be NULL. data is JSON text (or the unparsable raw text) of data_len bytes. Stores
- * the new raw.id in *raw_id. */
+ * its new raw id in *raw_id. Inside a transaction the record is buffered and
+ * written with others in one raw row: when the chunk is full, at im_stage_commit,
+ * or before any statement from im_stage_stmt()/im_stage_db() runs; a rollback
+ * drops it with the rest of the transaction. Outside one it is written at once. */
 int im_stage_put_raw(struct im_stage *st, const char *stream, const char *source_id,
 		     const char *origin, const char *data, size_t data_len, int64_t *raw_id,
 		     char *err, size_t err_size);
 
-/* Reads back a raw row: the malloc'd data text (caller frees) and, when the pointers
- * are non-NULL, malloc'd copies of stream / source_id (NULL when none) / origin.
- * Returns 1 when there is no such row, 0 on success, -1 on error. */
+/* Reads back a raw record: the malloc'd data text (caller frees) and, when the
+ * pointers are non-NULL, malloc'd copies of stream / source_id (NULL when none) /
+ * origin. Returns 1 when there is no such record, 0 on success, -1 on error. */
 int im_stage_get_raw(struct im_stage *st, int64_t raw_id, char **data, char **stream,
 		     char **source_id, char **origin);
 
+/* One raw record as im_stage_raw_foreach hands it over: NUL-terminated texts
+ * owned by the stage, valid during the call only. */
+struct im_stage_raw {
+	const char *stream;
+	const char *source_id; /* NULL when none */
+	const char *origin;    /* NULL when none */
+	const char *data;
+	size_t data_len;
+};
+
+/* Calls fn for every raw record with id >= from, in id order. Stops when fn
+ * returns non-zero and returns that value; 0 after the last record; -1 on error
+ * (err filled). */
+int im_stage_raw_foreach(struct im_stage *st, int64_t from,
+			 int (*fn)(void *arg, int64_t raw_id, const struct im_stage_raw *r), void *arg, char *err,
+			 size_t err_size);
+
 /* Bulk staging: begin drops the records_sched index (maintaining it row by row
- * costs more than building it once), end (re)creates it. Call outside a
- * transaction or inside one; both are idempotent. */
+ * costs more than building it once) and enlarges the page cache (24 MiB instead
+ * of 16), end (re)creates the index (sorting in 8 MiB) and restores the cache.
+ * Call outside a transaction or inside one; both are idempotent. */
 int im_stage_bulk_begin(struct im_stage *st, char *err, size_t err_size);
 int im_stage_bulk_end(struct im_stage *st, char *err, size_t err_size);
 

@@ -69,6 +69,13 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 2; i++) {
 		struct im_stage_dead d = {0, 0, "script", NULL, "map.lua:12", "{\"text\":\"<img src=x onerror=alert(1)>\xff\xfe\"}",
 					  NULL, 0, "bad field <script>alert('x')</script> & more", 0};
+		/* The second keeps no copy: the report reads the stage's raw record. */
+		if (i == 1) {
+			static const char native[] = "{\"text\":\"<b>from the stage</b>\"}";
+			d.raw = NULL;
+			im_stage_put_raw(st, "records", NULL, "export.jsonl:7", native, sizeof native - 1, &d.raw_id, err,
+					 sizeof err);
+		}
 		im_stage_put_dead(st, &d, NULL, err, sizeof err);
 	}
 	im_stage_commit(st, err, sizeof err);

@@ -17,6 +17,7 @@ check "no url() and no http(s) resource" sh -c "! grep -Eqi 'url\\(|(src|href)=\
 check "a CSP forbids everything but inline style" grep -q "default-src 'none'" "$html"
 check "hostile reason escaped" grep -qF "bad field &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; more" "$html"
 check "hostile raw record escaped" grep -qF "&lt;img src=x onerror=alert(1)&gt;" "$html"
+check "a dead letter's native record read from the stage, escaped" grep -qF "&lt;b&gt;from the stage&lt;/b&gt;" "$html"
 check "title escaped" grep -qF "Migration report: demo &lt;job&gt;" "$html"
 if command -v iconv >/dev/null 2>&1; then
 	check "valid UTF-8 although the raw record was not" sh -c "iconv -f UTF-8 -t UTF-8 '$html' >/dev/null"
