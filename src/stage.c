@@ -3,12 +3,14 @@
 
 #include "stage.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Statements cached by cached_stmt(): a small open-addressed table. */
 #define STMT_SLOTS 128
@@ -539,6 +541,14 @@ int im_stage_open(const char *path, struct im_stage **out, char *err, size_t err
 		free(st);
 		set_err(err, err_size, "%s: out of memory", path);
 		return -1;
+	}
+	/* A new stage is created owner-only: it will hold every message of the
+	 * migration. SQLite gives its -wal and -shm files the same mode. An
+	 * existing file keeps the mode its owner chose. */
+	if (strcmp(path, ":memory:") != 0) {
+		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			close(fd);
 	}
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
 	if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {

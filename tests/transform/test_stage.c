@@ -6,6 +6,8 @@
 #include "tap.h"
 #include "util.h"
 
+#include <sys/stat.h>
+
 static struct im_stage_record rec(const char *key, const char *payload)
 {
 	struct im_stage_record r = {
@@ -255,6 +257,7 @@ int main(void)
 	char err[512], path[300];
 	snprintf(path, sizeof path, "%s/stage.db", scratch());
 	struct im_stage *st;
+	umask(022); /* a common default, under which SQLite alone would make the file 644 */
 	if (!ok(im_stage_open(path, &st, err, sizeof err) == 0, "a new stage opens")) {
 		diag("%s", err);
 		return done_testing();
@@ -267,6 +270,14 @@ int main(void)
 		sqlite3_reset(q); /* a statement left active would hold a transaction open */
 	is_str(mode, "wal", "WAL mode");
 	free(mode);
+	{
+		/* It will hold every message of the migration: owner-only, whatever the umask. */
+		struct stat sb;
+		char wal[320];
+		snprintf(wal, sizeof wal, "%s-wal", path);
+		ok(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600, "a new stage file is mode 600");
+		ok(stat(wal, &sb) == 0 && (sb.st_mode & 077) == 0, "its WAL is not readable by others");
+	}
 
 	int64_t raw_id = 0, id1 = 0, id2 = 0;
 	ok(im_stage_put_raw(st, "users", "s1", "f:1", "{\"a\":1}", 7, &raw_id, err, sizeof err) == 0 && raw_id > 0,
