@@ -1,5 +1,6 @@
 /* In-place JSON object parser for the common lines (see lineparse.h). */
 #include "lineparse.h"
+#include "jsonlex.h"
 
 #include <locale.h>
 #include <math.h>
@@ -23,25 +24,6 @@ static void skip_ws(struct parser *ps)
 {
 	while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
 		ps->p++;
-}
-
-static int hex4(const char *s, unsigned *out)
-{
-	unsigned v = 0;
-	for (int i = 0; i < 4; i++) {
-		char c = s[i];
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (unsigned)(c - 'A' + 10);
-		else
-			return -1;
-	}
-	*out = v;
-	return 0;
 }
 
 static int reserve(struct jsonl_scratch *sc, size_t need)
@@ -84,11 +66,11 @@ static int unescape(struct parser *ps, const char *s, const char *e, size_t *n)
 		case 't': *o++ = '\t'; break;
 		case 'u': {
 			unsigned c, lo;
-			if (e - s < 4 || hex4(s, &c))
+			if (e - s < 4 || jsonl_hex4(s, &c))
 				return -1;
 			s += 4;
 			if (c >= 0xD800 && c <= 0xDBFF) {
-				if (e - s < 6 || s[0] != '\\' || s[1] != 'u' || hex4(s + 2, &lo) || lo < 0xDC00 ||
+				if (e - s < 6 || s[0] != '\\' || s[1] != 'u' || jsonl_hex4(s + 2, &lo) || lo < 0xDC00 ||
 				    lo > 0xDFFF)
 					return -1;
 				s += 6;

@@ -1,5 +1,6 @@
 /* Non-allocating check of one JSON Lines line (see linescan.h). */
 #include "linescan.h"
+#include "jsonlex.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -21,28 +22,28 @@ static void skip_ws(struct scan *s)
 		s->p++;
 }
 
+/* After a container's member: the closing character (consumed; returns 0), or
+ * a comma and the whitespace after it (returns 1: another member follows);
+ * -1 for anything else. */
+static int after_member(struct scan *s, char close)
+{
+	skip_ws(s);
+	if (s->p >= s->end)
+		return -1;
+	if (*s->p == close) {
+		s->p++;
+		return 0;
+	}
+	if (*s->p != ',')
+		return -1;
+	s->p++;
+	skip_ws(s);
+	return 1;
+}
+
 static int is_digit(char c)
 {
 	return c >= '0' && c <= '9';
-}
-
-static int hex4(const char *p, unsigned *out)
-{
-	unsigned v = 0;
-	for (int i = 0; i < 4; i++) {
-		char c = p[i];
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (unsigned)(c - 'A' + 10);
-		else
-			return -1;
-	}
-	*out = v;
-	return 0;
 }
 
 /* The first quote, backslash or control character at or after p (end when
@@ -89,11 +90,11 @@ static int scan_string(struct scan *s, int *escaped)
 			break;
 		case 'u': {
 			unsigned c, lo;
-			if (end - p < 5 || hex4(p + 1, &c) || c == 0 || (c >= 0xDC00 && c <= 0xDFFF))
+			if (end - p < 5 || jsonl_hex4(p + 1, &c) || c == 0 || (c >= 0xDC00 && c <= 0xDFFF))
 				return -1;
 			p += 5;
 			if (c >= 0xD800 && c <= 0xDBFF) {
-				if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, &lo) || lo < 0xDC00 ||
+				if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || jsonl_hex4(p + 2, &lo) || lo < 0xDC00 ||
 				    lo > 0xDFFF)
 					return -1;
 				p += 6;
@@ -230,17 +231,9 @@ static int scan_object(struct scan *s, int depth, const char *id_field, size_t i
 		} else if (scan_value(s, depth + 1)) {
 			return -1;
 		}
-		skip_ws(s);
-		if (s->p >= s->end)
-			return -1;
-		if (*s->p == '}') {
-			s->p++;
-			return 0;
-		}
-		if (*s->p != ',')
-			return -1;
-		s->p++;
-		skip_ws(s);
+		int more = after_member(s, '}');
+		if (more <= 0)
+			return more;
 	}
 }
 
@@ -255,17 +248,9 @@ static int scan_array(struct scan *s, int depth)
 	for (;;) {
 		if (scan_value(s, depth + 1))
 			return -1;
-		skip_ws(s);
-		if (s->p >= s->end)
-			return -1;
-		if (*s->p == ']') {
-			s->p++;
-			return 0;
-		}
-		if (*s->p != ',')
-			return -1;
-		s->p++;
-		skip_ws(s);
+		int more = after_member(s, ']');
+		if (more <= 0)
+			return more;
 	}
 }
 
