@@ -423,6 +423,10 @@ if [ $HAVE_SQLITE = 1 ]; then
 	start_sync "127.0.0.1:$P"
 	ok $? "and starts again with the fixed script and the relaxed rule"
 	is "$(q '[.accounts[] | select(.user_id == "repaired")] | length')" 0 "the dead events stay dead until replayed"
+	"$IMMIGRATE" dlq replay job.lua --stage api --quiet >dlq-replay-api.out 2>&1
+	grep -q '; 0 sync events queued again;' dlq-replay-api.out &&
+		[ "$(sq "SELECT count(*) FROM sync_events WHERE event_id IN ('bad-1', 'm-long') AND status = 3")" = 2 ]
+	ok $? "dlq replay --stage api leaves the script and validate events dead"
 	# Under IMMIGRATE_VALGRIND=1 the replay runs under memcheck too (exit 99 on a leak).
 	$SYNC_WRAP "$IMMIGRATE" dlq replay job.lua --quiet >dlq-replay.out 2>dlq-replay.err
 	is $? 0 "dlq replay exits 0 while the daemon runs"
@@ -445,7 +449,7 @@ if [ $HAVE_SQLITE = 1 ]; then
 	is "$(sq "SELECT group_concat(status) FROM sync_events WHERE event_id IN ('bad-1', 'm-long')")" "1,1" \
 		"both events delivered"
 else
-	for i in $(seq 15); do skip "sqlite3 not installed (dlq replay of sync events)"; done
+	for i in $(seq 17); do skip "sqlite3 not installed (dlq replay of sync events)"; done
 fi
 
 # --- the rest of the metrics and a clean stop ---
