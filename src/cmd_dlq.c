@@ -7,7 +7,12 @@
  * stages afresh under its dedupe key; records of the same raw record that landed
  * deduplicate as usual. Dead letters without a raw record (made by a script's
  * finish()) are sent again as staged. Replayed dead letters are marked, never
- * deleted: `dlq list --all` shows them. */
+ * deleted: `dlq list --all` shows them.
+ *
+ * Dead letters of the sync daemon (event_id set: a sync_events row it gave up
+ * on) are replayed by putting that event back to pending in the outbox, in the
+ * same transaction that marks them replayed: the daemon (running, or at its
+ * next start) delivers it again through the job's current script and rules. */
 #include "config.h"
 
 #include <getopt.h>
@@ -126,7 +131,7 @@ static int dlq_show(struct im_stage *st, const struct dlq_args *a)
 	}
 	sqlite3_stmt *s = NULL;
 	const char *sql = "SELECT id, stage, kind, code, origin, reason, attempts, replayed, created_at, record_id,"
-			  " raw_id, raw, payload FROM dead_letters WHERE id = ?1";
+			  " raw_id, raw, payload, event_id FROM dead_letters WHERE id = ?1";
 	if (sqlite3_prepare_v2(im_stage_db(st), sql, -1, &s, NULL) != SQLITE_OK) {
 		im_error("%s: %s", im_stage_path(st), sqlite3_errmsg(im_stage_db(st)));
 		return IM_EXIT_FATAL;
@@ -154,6 +159,9 @@ static int dlq_show(struct im_stage *st, const struct dlq_args *a)
 	       sqlite3_column_int(s, 6), when, sqlite3_column_int(s, 7) ? "yes" : "no");
 	if (sqlite3_column_type(s, 9) != SQLITE_NULL && sqlite3_column_int64(s, 9))
 		printf("record:    %lld\n", (long long)sqlite3_column_int64(s, 9));
+	if (sqlite3_column_int64(s, 13))
+		printf("event:     sync event %lld (replay puts it back in the sync daemon's queue)\n",
+		       (long long)sqlite3_column_int64(s, 13));
 	if (sqlite3_column_text(s, 12))
 		printf("IM record: %s\n", text_or(s, 12, ""));
 	int64_t raw_id = sqlite3_column_int64(s, 10);
@@ -233,6 +241,137 @@ out:
 	return rc;
 }
 
+/* 1 when the stage has the sync outbox (a sync daemon ran on it), 0 when not,
+ * -1 on a database error. */
+static int has_sync_events(struct im_stage *st)
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(im_stage_db(st),
+			       "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sync_events'", -1, &s,
+			       NULL) != SQLITE_OK)
+		return -1;
+	int rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Puts event_id back to pending when it is dead, and marks its dead letters
+ * (up to upto, of the --stage filter) replayed. Inside the caller's transaction.
+ * Returns 1 when re-queued, 0 when the event is not dead (still pending, so a
+ * later replay decides; delivered or pruned, so nothing can be re-queued), -1
+ * on a database error. The row is updated in place, never copied: its
+ * UNIQUE(origin, event_id) keeps deduplicating vendor retries of the event. */
+static int requeue_event(struct im_stage *st, int64_t event_id, int64_t upto, const char *stage_filter)
+{
+	sqlite3_stmt *s = NULL;
+	sqlite3 *db = im_stage_db(st);
+	/* status 3 only: a dead letter written a moment before the daemon's mark
+	 * of the event would otherwise be undone by that mark. */
+	if (sqlite3_prepare_v2(db,
+			       "UPDATE sync_events SET status = 0, attempts = 0, next_at = 0, last_error = NULL,"
+			       " done_at = NULL WHERE id = ?1 AND status = 3",
+			       -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(s, 1, event_id);
+	int rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return -1;
+	if (sqlite3_changes(db) == 0)
+		return 0;
+	s = NULL;
+	if (sqlite3_prepare_v2(db,
+			       "UPDATE dead_letters SET replayed = 1 WHERE event_id = ?1 AND replayed = 0 AND id <= ?2"
+			       " AND (?3 IS NULL OR stage = ?3)",
+			       -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(s, 1, event_id);
+	sqlite3_bind_int64(s, 2, upto);
+	if (stage_filter)
+		sqlite3_bind_text(s, 3, stage_filter, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 1 : -1;
+}
+
+/* Re-queues the sync events behind the dead letters up to upto not yet
+ * replayed (of the --stage filter), all in one transaction. *queued counts the
+ * events put back to pending, *waiting those left as they were (not dead).
+ * Returns 0, or -1 with a message in err. A stage no sync daemon ran on has no
+ * outbox and nothing to do. */
+static int replay_sync(struct im_stage *st, int64_t upto, const char *stage_filter, long *queued, long *waiting,
+		       char *err, size_t err_size)
+{
+	*queued = *waiting = 0;
+	int have = has_sync_events(st);
+	if (have == 0)
+		return 0;
+	sqlite3_stmt *s = NULL;
+	if (have < 0 || sqlite3_prepare_v2(im_stage_db(st),
+					   "SELECT DISTINCT event_id FROM dead_letters WHERE replayed = 0 AND event_id > 0"
+					   " AND id <= ?1 AND (?2 IS NULL OR stage = ?2) ORDER BY event_id",
+					   -1, &s, NULL) != SQLITE_OK) {
+		snprintf(err, err_size, "%s: reading the sync dead letters: %s", im_stage_path(st),
+			 im_stage_errmsg(st));
+		return -1;
+	}
+	sqlite3_bind_int64(s, 1, upto);
+	if (stage_filter)
+		sqlite3_bind_text(s, 2, stage_filter, -1, SQLITE_STATIC);
+	int64_t *ids = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			int64_t *p = realloc(ids, cap * sizeof *p);
+			if (!p) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			ids = p;
+		}
+		ids[n++] = sqlite3_column_int64(s, 0);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		free(ids);
+		snprintf(err, err_size, "%s: reading the sync dead letters: %s", im_stage_path(st),
+			 rc == SQLITE_NOMEM ? "out of memory" : im_stage_errmsg(st));
+		return -1;
+	}
+	if (n == 0) {
+		free(ids);
+		return 0;
+	}
+	if (im_stage_begin(st, err, err_size) < 0) {
+		free(ids);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int r = requeue_event(st, ids[i], upto, stage_filter);
+		if (r < 0) {
+			snprintf(err, err_size, "%s: re-queueing sync event %lld: %s", im_stage_path(st),
+				 (long long)ids[i], im_stage_errmsg(st));
+			im_stage_rollback(st);
+			free(ids);
+			*queued = *waiting = 0;
+			return -1;
+		}
+		if (r)
+			(*queued)++;
+		else
+			(*waiting)++;
+	}
+	free(ids);
+	if (im_stage_commit(st, err, err_size) < 0) {
+		im_stage_rollback(st);
+		*queued = *waiting = 0;
+		return -1;
+	}
+	return 0;
+}
+
 static int dlq_replay(struct im_job *job, struct im_stage *st, const struct dlq_args *a)
 {
 	char err[1024] = "";
@@ -298,14 +437,14 @@ static int dlq_replay(struct im_job *job, struct im_stage *st, const struct dlq_
 		    exec1(st,
 			  "UPDATE records SET status = 0, attempts = 0, last_code = NULL, retry_at = NULL WHERE status = 3"
 			  " AND id IN (SELECT record_id FROM dead_letters WHERE replayed = 0 AND stage = 'api'"
-			  " AND coalesce(raw_id, 0) = 0 AND id <= ?1)",
+			  " AND coalesce(raw_id, 0) = 0 AND event_id IS NULL AND id <= ?1)",
 			  upto, 0) < 0) {
 			rc = -1;
 		} else {
 			resent = sqlite3_changes(db);
 			if (exec1(st,
 				  "UPDATE dead_letters SET replayed = 1 WHERE replayed = 0 AND stage = 'api'"
-				  " AND coalesce(raw_id, 0) = 0 AND id <= ?1",
+				  " AND coalesce(raw_id, 0) = 0 AND event_id IS NULL AND id <= ?1",
 				  upto, 0) < 0 ||
 			    im_stage_commit(st, err, sizeof err) < 0)
 				rc = -1;
@@ -316,6 +455,10 @@ static int dlq_replay(struct im_job *job, struct im_stage *st, const struct dlq_
 			im_stage_rollback(st);
 		}
 	}
+	/* Sync dead letters: their events go back to the daemon's queue. */
+	long queued = 0, waiting = 0;
+	if (rc == 0)
+		rc = replay_sync(st, upto, a->stage_filter, &queued, &waiting, err, sizeof err);
 	im_transform_close(t);
 	if (rc < 0) {
 		im_error("%s", err);
@@ -325,10 +468,11 @@ static int dlq_replay(struct im_job *job, struct im_stage *st, const struct dlq_
 	for (int k = 0; k < IM_KIND_COUNT; k++)
 		staged += stats.staged[k];
 	printf("replay: %zu raw records through %s -> %llu IM records (%llu new, %llu already staged), "
-	       "%llu dead again; %lld sent again as staged; %ld could not be replayed (no parsable raw record)\n",
+	       "%llu dead again; %lld sent again as staged; %ld sync event%s queued again; %ld could not be replayed"
+	       " (no parsable raw record, or a sync event not dead)\n",
 	       nraw, im_job_script_path(job), (unsigned long long)stats.made, (unsigned long long)staged,
 	       (unsigned long long)stats.duplicates,
-	       (unsigned long long)(stats.dead_script + stats.dead_validate), (long long)resent, skipped);
+	       (unsigned long long)(stats.dead_script + stats.dead_validate), (long long)resent, queued, queued == 1 ? "" : "s", skipped + waiting);
 	if (!im_job_has_target(job)) {
 		printf("load: the job has no target: staged only\n");
 		return im_stage_count_dead(st, NULL) > 0 ? IM_EXIT_DEAD_LETTERS : IM_EXIT_OK;

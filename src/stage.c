@@ -76,7 +76,7 @@ static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS dead_letters(id INTEGER PRIMARY KEY, record_id INTEGER,"
 	" raw_id INTEGER, stage TEXT NOT NULL, kind TEXT, origin TEXT, raw TEXT, payload TEXT,"
 	" code INTEGER, reason TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
-	" created_at INTEGER NOT NULL, replayed INTEGER NOT NULL DEFAULT 0);"
+	" created_at INTEGER NOT NULL, replayed INTEGER NOT NULL DEFAULT 0, event_id INTEGER);"
 	"CREATE INDEX IF NOT EXISTS dead_letters_stage ON dead_letters(stage, replayed);"
 	"CREATE TABLE IF NOT EXISTS checkpoints(source TEXT PRIMARY KEY, token TEXT,"
 	" done INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL);"
@@ -854,7 +854,7 @@ int im_stage_put_dead(struct im_stage *st, const struct im_stage_dead *dl, int64
 	sqlite3_stmt *s = cached_stmt(
 		st,
 		"INSERT INTO dead_letters(record_id, raw_id, stage, kind, origin, raw, payload, code, reason,"
-		" attempts, created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+		" attempts, created_at, event_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 		err, err_size);
 	if (!s)
 		return -1;
@@ -872,6 +872,7 @@ int im_stage_put_dead(struct im_stage *st, const struct im_stage_dead *dl, int64
 	sqlite3_bind_text(s, 9, dl->reason ? dl->reason : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 10, dl->attempts);
 	sqlite3_bind_int64(s, 11, (int64_t)time(NULL));
+	bind_id_or_null(s, 12, dl->event_id);
 	if (step_done(st, s, err, err_size, "storing a dead letter") < 0)
 		return -1;
 	if (id)

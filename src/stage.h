@@ -52,7 +52,10 @@
  *       stage TEXT NOT NULL,        -- "parse" | "script" | "validate" | "api"
  *       kind TEXT, origin TEXT, raw TEXT, payload TEXT, code INTEGER,
  *       reason TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
- *       created_at INTEGER NOT NULL, replayed INTEGER NOT NULL DEFAULT 0)
+ *       created_at INTEGER NOT NULL, replayed INTEGER NOT NULL DEFAULT 0,
+ *       event_id INTEGER)           -- sync_events.id of a sync event that went
+ *                                      dead (outbox.h), else NULL: `dlq replay`
+ *                                      puts that event back to pending
  *   checkpoints(source TEXT PRIMARY KEY, token TEXT, done INTEGER NOT NULL,
  *       updated_at INTEGER NOT NULL)
  *   idmap(namespace TEXT, old_id TEXT, new_id TEXT NOT NULL,
@@ -204,6 +207,7 @@ struct im_stage_dead {
 	int code;            /* Tencent error code, or 0 */
 	const char *reason;  /* human reason */
 	int attempts;
+	int64_t event_id;    /* sync_events.id when the sync daemon gave up on an event, else 0 */
 };
 
 /* Appends a dead letter (created_at = now). *id may be NULL. */

@@ -208,6 +208,8 @@ static void dead_letter(struct im_sync_deliver *d, const struct im_outbox_row *r
 		.code = (int)o->code,
 		.reason = o->error[0] ? o->error : "delivery failed",
 		.attempts = row->attempts + 1,
+		/* The explicit link `dlq replay` re-queues by (the origin is for humans). */
+		.event_id = row->id,
 	};
 	char err[256];
 	pthread_mutex_lock(d->p.stage_lock);

@@ -72,6 +72,8 @@ is "$?" 2 "show of an unknown id exits 2"
 is "$?" 0 "replay with the fixed script exits 0"
 grep -q '^replay: 2 raw records' replay.out
 ok $? "replay re-ran the script on both raw records"
+grep -q '; 0 sync events queued again;' replay.out
+ok $? "a stage no sync daemon ran on (no outbox) has no sync events to queue"
 "$IMMIGRATE" dlq list job.lua >list2.out 2>&1
 grep -q '^0 dead letters not yet replayed' list2.out
 ok $? "no dead letter left"

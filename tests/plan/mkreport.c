@@ -63,12 +63,12 @@ int main(int argc, char **argv)
 	 * to inject markup and carries invalid UTF-8. */
 	for (int i = 0; i < 5; i++) {
 		snprintf(p, sizeof p, "{\"UserID\":\"u%03d\"}", 120 + i);
-		struct im_stage_dead d = {0, 0, "api", "account", "multiaccount_import", NULL, p, 70398, "FailAccounts", 1};
+		struct im_stage_dead d = {0, 0, "api", "account", "multiaccount_import", NULL, p, 70398, "FailAccounts", 1, 0};
 		im_stage_put_dead(st, &d, NULL, err, sizeof err);
 	}
 	for (int i = 0; i < 2; i++) {
 		struct im_stage_dead d = {0, 0, "script", NULL, "map.lua:12", "{\"text\":\"<img src=x onerror=alert(1)>\xff\xfe\"}",
-					  NULL, 0, "bad field <script>alert('x')</script> & more", 0};
+					  NULL, 0, "bad field <script>alert('x')</script> & more", 0, 0};
 		/* The second keeps no copy: the report reads the stage's raw record. */
 		if (i == 1) {
 			static const char native[] = "{\"text\":\"<b>from the stage</b>\"}";

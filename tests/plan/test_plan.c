@@ -115,7 +115,7 @@ static void fill(void)
 	for (int i = 0; i < 10; i++)
 		putf("c2c_read", "u000|u100", i,
 		     "{\"Report_Account\":\"u%03d\",\"Peer_Account\":\"u100\",\"MsgReadTime\":7000}", i);
-	struct im_stage_dead d = {0, 0, "validate", "c2c_msg", "export.jsonl:7", NULL, NULL, 90010, "MsgBody[0]: no Text", 0};
+	struct im_stage_dead d = {0, 0, "validate", "c2c_msg", "export.jsonl:7", NULL, NULL, 90010, "MsgBody[0]: no Text", 0, 0};
 	char err[256];
 	im_stage_put_dead(st, &d, NULL, err, sizeof err);
 	d.origin = "export.jsonl:9";

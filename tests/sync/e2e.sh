@@ -34,7 +34,7 @@ return {
   source = { plugin = "webhook", secret_file = "hook.secret", deliver_url = env("OLD_URL") },
   script = env("SYNC_SCRIPT"),
   target = { endpoint = env("IM_ENDPOINT"), sdkappid = 1400000001, admin = "admin", key_file = "im.key",
-             timeout_ms = 3000, rules = { ["msg-max-bytes"] = 2000 } },
+             timeout_ms = 3000, rules = { ["msg-max-bytes"] = tonumber(env("MSG_MAX_BYTES") or "2000") } },
   state = "state.db",
   sync = { listen = env("SYNC_LISTEN"), port_file = "sync.port", callback_token_file = "cb.token",
            retry_base_ms = 50, retry_max_ms = 200, history_wait_ms = 100, max_attempts = 1000 },
@@ -397,6 +397,61 @@ ok $? "the acknowledged webhook lands in IM after the restart"
 sleep 0.3
 is "$(c2c_count "kill old to new")" 1 "exactly once"
 
+# --- dlq replay of dead sync events ---
+# The script error (bad-1) and the message over the rule (m-long) went dead
+# above. After the fix (a script that maps the event, the rule relaxed in the
+# job) `dlq replay` puts both events back in the queue of the running daemon,
+# which delivers each once; the dead letters show replayed.
+if [ $HAVE_SQLITE = 1 ]; then
+	is "$(sq "SELECT count(*) FROM dead_letters d JOIN sync_events e ON e.id = d.event_id
+		WHERE d.stage IN ('script', 'validate') AND d.replayed = 0 AND e.status = 3")" 2 \
+		"the two dead letters name their dead sync events"
+	"$IMMIGRATE" dlq list job.lua >dlq-list.out 2>&1
+	is "$(grep -c ' sync:source:webhook#' dlq-list.out)" 2 "dlq list shows them as not yet replayed"
+	script_dl=$(sq "SELECT id FROM dead_letters WHERE stage = 'script' AND event_id IS NOT NULL")
+	"$IMMIGRATE" dlq show job.lua "$script_dl" >dlq-show.out 2>&1
+	grep -q '^event: *sync event [0-9]' dlq-show.out && grep -q '^replayed: *no' dlq-show.out
+	ok $? "dlq show names the sync event"
+	sed 's/error("this event cannot be mapped")/return { kind = "account", UserID = "repaired", Nick = "Repaired" }/' \
+		"$top_srcdir/tests/sync/sync.lua" >fixed.lua
+	SYNC_SCRIPT=$TMPD/fixed.lua
+	MSG_MAX_BYTES=4000
+	export MSG_MAX_BYTES
+	kill -TERM "$SYNC_PID"
+	wait "$SYNC_PID"
+	is $? 0 "the daemon stops for the fix"
+	start_sync "127.0.0.1:$P"
+	ok $? "and starts again with the fixed script and the relaxed rule"
+	is "$(q '[.accounts[] | select(.user_id == "repaired")] | length')" 0 "the dead events stay dead until replayed"
+	"$IMMIGRATE" dlq replay job.lua --stage api --quiet >dlq-replay-api.out 2>&1
+	grep -q '; 0 sync events queued again;' dlq-replay-api.out &&
+		[ "$(sq "SELECT count(*) FROM sync_events WHERE event_id IN ('bad-1', 'm-long') AND status = 3")" = 2 ]
+	ok $? "dlq replay --stage api leaves the script and validate events dead"
+	# Under IMMIGRATE_VALGRIND=1 the replay runs under memcheck too (exit 99 on a leak).
+	$SYNC_WRAP "$IMMIGRATE" dlq replay job.lua --quiet >dlq-replay.out 2>dlq-replay.err
+	is $? 0 "dlq replay exits 0 while the daemon runs"
+	grep -q '; 2 sync events queued again;' dlq-replay.out
+	ok $? "the replay says it queued the two sync events again"
+	wait_for has '[.accounts[] | select(.user_id == "repaired")] | length' 1
+	ok $? "the event the old script could not map lands in IM"
+	wait_for has "[.c2c_msgs[] | select(.body[0].MsgContent.Text == \"$long\")] | length" 1
+	ok $? "the message over the old limit lands in IM"
+	is "$(sq "SELECT count(*) FROM dead_letters WHERE stage IN ('script', 'validate') AND replayed = 1
+		AND event_id IS NOT NULL")" 2 "both dead letters show replayed"
+	"$IMMIGRATE" dlq replay job.lua --quiet >dlq-replay2.out 2>dlq-replay2.err
+	grep -q '; 0 sync events queued again;' dlq-replay2.out
+	ok $? "a second replay queues nothing"
+	sleep 0.5
+	is "$(q '[.accounts[] | select(.user_id == "repaired")] | length')" 1 "the repaired event landed once"
+	is "$(c2c_count "$long")" 1 "the long message landed once"
+	is "$(sq "SELECT count(*) FROM sync_events WHERE event_id IN ('bad-1', 'm-long')")" 2 \
+		"re-queued in place: no copy of the events in the outbox"
+	is "$(sq "SELECT group_concat(status) FROM sync_events WHERE event_id IN ('bad-1', 'm-long')")" "1,1" \
+		"both events delivered"
+else
+	for i in $(seq 17); do skip "sqlite3 not installed (dlq replay of sync events)"; done
+fi
+
 # --- the rest of the metrics and a clean stop ---
 hook '{"id":"g-dis","data":{"type":"dissolve","group":"g1"}}' >/dev/null
 wait_for has '[.groups[] | select(.group_id == "g1")] | length' 0
@@ -419,5 +474,6 @@ if [ "$tap_fail" -gt 0 ]; then # diagnostics for a failed run
 	sed 's/^/# sync.err: /' sync.err | tail -40
 	sed 's/^/# old.log: /' old.log
 	[ $HAVE_SQLITE = 1 ] && sq 'SELECT id, origin, stream, status, attempts, last_error FROM sync_events' | sed 's/^/# outbox: /'
+	for f in dlq-replay.out dlq-replay.err dlq-replay2.out; do [ -f $f ] && sed "s/^/# $f: /" $f; done
 fi
 done_testing

@@ -319,7 +319,25 @@ int main(void)
 		   im_stage_commit(st, err, sizeof err) == 0,
 	   "a committed batch");
 	struct im_stage_dead dl = {.raw_id = raw_id, .stage = "script", .origin = "f:1", .reason = "map.lua:3: boom"};
-	ok(im_stage_put_dead(st, &dl, NULL, err, sizeof err) == 0, "dead letter stored");
+	int64_t dl_id = 0, sync_dl_id = 0;
+	ok(im_stage_put_dead(st, &dl, &dl_id, err, sizeof err) == 0, "dead letter stored");
+	/* The sync daemon links its dead letters to the outbox row `dlq replay` re-queues. */
+	struct im_stage_dead sdl = {.stage = "script", .origin = "sync:im#42", .raw = "{}", .reason = "boom",
+				    .event_id = 42};
+	ok(im_stage_put_dead(st, &sdl, &sync_dl_id, err, sizeof err) == 0, "sync dead letter stored");
+	q = im_stage_stmt(st, "SELECT coalesce(event_id, -1) FROM dead_letters WHERE id = ?1", err, sizeof err);
+	sqlite3_bind_int64(q, 1, sync_dl_id);
+	is_int(q && sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : 0, 42, "it keeps its sync event id");
+	sqlite3_reset(q);
+	sqlite3_bind_int64(q, 1, dl_id);
+	is_int(q && sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : 0, -1,
+	       "a dead letter of an extract has none (NULL)");
+	sqlite3_reset(q);
+	/* Out again, so the counts below are those of the extract's dead letters. */
+	q = im_stage_stmt(st, "DELETE FROM dead_letters WHERE id = ?1", err, sizeof err);
+	sqlite3_bind_int64(q, 1, sync_dl_id);
+	ok(q && sqlite3_step(q) == SQLITE_DONE, "removed again");
+	sqlite3_reset(q);
 	ok(im_stage_idmap_put(st, "user", "a-very-long-id", "u_abc", err, sizeof err) == 0 &&
 		   im_stage_idmap_put(st, "user", "a-very-long-id", "u_abc", err, sizeof err) == 0,
 	   "id map put is idempotent");
