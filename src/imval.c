@@ -136,3 +136,43 @@ int imv_from_json(struct imv_arena *a, const json_t *v, struct imv *out)
 	}
 	return -1;
 }
+
+json_t *imv_to_json(const struct imv *v)
+{
+	switch (v->type) {
+	case IMV_OBJECT: {
+		json_t *o = json_object();
+		for (size_t i = 0; o && i < v->len; i++) {
+			const struct imv_member *m = &v->u.members[i];
+			if (json_object_setn_new_nocheck(o, m->key, m->klen, imv_to_json(&m->val))) {
+				json_decref(o);
+				o = NULL;
+			}
+		}
+		return o;
+	}
+	case IMV_ARRAY: {
+		json_t *a = json_array();
+		for (size_t i = 0; a && i < v->len; i++) {
+			if (json_array_append_new(a, imv_to_json(&v->u.items[i]))) {
+				json_decref(a);
+				a = NULL;
+			}
+		}
+		return a;
+	}
+	case IMV_STRING:
+		return json_stringn_nocheck(v->u.s, v->len);
+	case IMV_INT:
+		return json_integer((json_int_t)v->u.i);
+	case IMV_REAL:
+		return json_real(v->u.d);
+	case IMV_TRUE:
+		return json_true();
+	case IMV_FALSE:
+		return json_false();
+	case IMV_NULL:
+		return json_null();
+	}
+	return NULL;
+}

@@ -71,6 +71,10 @@ void imv_arena_free(struct imv_arena *a);
 /* A copy of v in a (members in the object's order). Returns 0, or -1 when out of memory. */
 int imv_from_json(struct imv_arena *a, const json_t *v, struct imv *out);
 
+/* A new Jansson value equal to v (members in v's order), owned by the caller;
+ * NULL when out of memory. */
+json_t *imv_to_json(const struct imv *v);
+
 /* Non-zero when one of the 8 bytes of w is < 0x20, '"' or '\\' (exact as an
  * answer to "any?"; which byte it flags is not). */
 static inline uint64_t imv_word_needs_escape(uint64_t w)

@@ -467,8 +467,8 @@ struct conv {
 	char *err;
 	size_t err_size;
 	int depth;
-	struct imv_arena *arena;         /* to_imv only */
-	struct member_stack *members;    /* to_imv only */
+	struct imv_arena *arena;         /* where the tree goes */
+	struct member_stack *members;    /* objects' members while being read */
 	struct {
 		const char *key; /* NULL: array index */
 		size_t len;
@@ -476,10 +476,10 @@ struct conv {
 	} path[MAX_DEPTH + 1];
 };
 
-static json_t *conv_fail(struct conv *c, const char *msg)
+static int conv_fail(struct conv *c, const char *msg)
 {
 	if (!c->err || !c->err_size)
-		return NULL;
+		return -1;
 	size_t at = 0;
 	c->err[0] = '\0';
 	for (int i = 0; i < c->depth && at + 1 < c->err_size; i++) {
@@ -499,30 +499,11 @@ static json_t *conv_fail(struct conv *c, const char *msg)
 	at += strlen(c->err + at);
 	if (at < c->err_size)
 		snprintf(c->err + at, c->err_size - at, "%s", msg);
-	return NULL;
+	return -1;
 }
 
-static json_t *to_json(lua_State *L, int idx, struct conv *c);
-
-/* im_rules_utf8_valid with a word-at-a-time pass over the ASCII prefix, which
- * is usually the whole string (ids, keys, most text); Jansson's own check in
- * json_stringn goes byte by byte through two calls. Same verdicts. */
-static int utf8_ok(const char *s, size_t n)
-{
-	size_t i = 0;
-	for (; i + 8 <= n; i += 8) {
-		uint64_t w;
-		memcpy(&w, s + i, 8);
-		if (w & 0x8080808080808080ull)
-			break;
-	}
-	for (; i < n; i++)
-		if ((unsigned char)s[i] >= 0x80)
-			return im_rules_utf8_valid(s + i, n - i);
-	return 1;
-}
-
-/* utf8_ok that also tells whether s needs JSON escaping (*plain = 0 if so):
+/* im_rules_utf8_valid, word at a time over the ASCII that is usually the whole
+ * string, that also tells whether s needs JSON escaping (*plain = 0 if so):
  * one pass over the bytes for both, where the writer would make a second. */
 static int utf8_plain(const char *s, size_t n, uint8_t *plain)
 {
@@ -578,149 +559,36 @@ static int keys_are_1_to_len(lua_State *L, int idx, lua_Unsigned len)
 	return count == len;
 }
 
-/* 1: array, 0: object, by marker metatable or by shape. */
-static int table_is_array(lua_State *L, int idx, lua_Unsigned *len)
+static int to_imv(lua_State *L, int idx, struct conv *c, struct imv *out);
+
+/* One converter for both forms: the value as an arena tree, then as Jansson. */
+json_t *im_lua_to_json(lua_State *L, int idx, char *err, size_t err_size)
 {
-	*len = lua_rawlen(L, idx);
-	int forced = table_marker(L, idx);
-	return forced >= 0 ? forced : keys_are_1_to_len(L, idx, *len);
+	struct imv_arena arena = {0};
+	struct member_stack members = {0};
+	struct conv c = {.err = err, .err_size = err_size, .arena = &arena, .members = &members};
+	if (err && err_size)
+		err[0] = '\0';
+	struct imv v;
+	json_t *out = NULL;
+	if (to_imv(L, lua_absindex(L, idx), &c, &v) == 0 && !(out = imv_to_json(&v)))
+		conv_fail(&c, "out of memory");
+	free(members.m);
+	imv_arena_free(&arena);
+	return out;
 }
 
-static json_t *table_to_json(lua_State *L, int idx, struct conv *c)
+/* ---- Lua -> arena tree ---- */
+
+static int table_to_imv(lua_State *L, int idx, struct conv *c, struct imv *out)
 {
 	if (c->depth >= MAX_DEPTH)
 		return conv_fail(c, "nested deeper than 64 levels (a cycle?)");
 	if (!lua_checkstack(L, 4))
 		return conv_fail(c, "out of Lua stack");
-	lua_Unsigned len;
-	int is_array = table_is_array(L, idx, &len);
-	int d = c->depth++;
-	json_t *out;
-	if (is_array) {
-		out = json_array();
-		if (!out)
-			goto oom;
-		for (lua_Unsigned i = 1; i <= len; i++) {
-			c->path[d].key = NULL;
-			c->path[d].index = (lua_Integer)i;
-			lua_rawgeti(L, idx, (lua_Integer)i);
-			json_t *item = to_json(L, lua_gettop(L), c);
-			lua_pop(L, 1);
-			if (!item || json_array_append_new(out, item)) {
-				json_decref(out);
-				c->depth = d + 1;
-				return item ? conv_fail(c, "out of memory") : NULL;
-			}
-		}
-	} else {
-		out = json_object();
-		if (!out)
-			goto oom;
-		lua_pushnil(L);
-		while (lua_next(L, idx)) {
-			if (lua_type(L, -2) != LUA_TSTRING) {
-				char msg[80];
-				snprintf(msg, sizeof msg, "a table mixes array items with %s keys", luaL_typename(L, -2));
-				lua_pop(L, 2);
-				json_decref(out);
-				c->depth = d;
-				return conv_fail(c, msg);
-			}
-			size_t klen;
-			const char *key = lua_tolstring(L, -2, &klen);
-			c->path[d].key = key;
-			c->path[d].len = klen;
-			if (!utf8_ok(key, klen)) {
-				lua_pop(L, 2);
-				json_decref(out);
-				c->depth = d + 1;
-				return conv_fail(c, "key is not valid UTF-8");
-			}
-			json_t *item = to_json(L, lua_gettop(L), c);
-			if (!item) {
-				lua_pop(L, 2);
-				json_decref(out);
-				return NULL;
-			}
-			if (json_object_setn_new_nocheck(out, key, klen, item)) {
-				lua_pop(L, 2);
-				json_decref(out);
-				return conv_fail(c, "out of memory");
-			}
-			lua_pop(L, 1);
-		}
-	}
-	c->depth = d;
-	return out;
-oom:
-	c->depth = d;
-	return conv_fail(c, "out of memory");
-}
-
-static json_t *to_json(lua_State *L, int idx, struct conv *c)
-{
-	switch (lua_type(L, idx)) {
-	case LUA_TNIL:
-		return json_null();
-	case LUA_TBOOLEAN:
-		return json_boolean(lua_toboolean(L, idx));
-	case LUA_TNUMBER: {
-		if (lua_isinteger(L, idx))
-			return json_integer((json_int_t)lua_tointeger(L, idx));
-		double d = lua_tonumber(L, idx);
-		if (!isfinite(d))
-			return conv_fail(c, "not a finite number");
-		/* Tencent's integer fields reject 1.7e9 written as a float; an integral
-		 * float (from arithmetic like ms / 1000) means the integer. */
-		if (d == floor(d) && d >= -9007199254740992.0 && d <= 9007199254740992.0)
-			return json_integer((json_int_t)d);
-		return json_real(d);
-	}
-	case LUA_TSTRING: {
-		size_t len;
-		const char *s = lua_tolstring(L, idx, &len);
-		if (!utf8_ok(s, len))
-			return conv_fail(c, "string is not valid UTF-8");
-		json_t *str = json_stringn_nocheck(s, len);
-		return str ? str : conv_fail(c, "out of memory");
-	}
-	case LUA_TTABLE:
-		return table_to_json(L, idx, c);
-	case LUA_TLIGHTUSERDATA:
-		if (lua_touserdata(L, idx) == &im_lua_null_key)
-			return json_null();
-		/* fall through */
-	default: {
-		char msg[80];
-		snprintf(msg, sizeof msg, "cannot convert a %s to JSON", luaL_typename(L, idx));
-		return conv_fail(c, msg);
-	}
-	}
-}
-
-json_t *im_lua_to_json(lua_State *L, int idx, char *err, size_t err_size)
-{
-	struct conv c;
-	c.err = err;
-	c.err_size = err_size;
-	c.depth = 0;
-	if (err && err_size)
-		err[0] = '\0';
-	return to_json(L, lua_absindex(L, idx), &c);
-}
-
-/* ---- Lua -> arena tree: what to_json makes, without Jansson objects ---- */
-
-static int to_imv(lua_State *L, int idx, struct conv *c, struct imv *out);
-
-static int table_to_imv(lua_State *L, int idx, struct conv *c, struct imv *out)
-{
-	if (c->depth >= MAX_DEPTH)
-		return conv_fail(c, "nested deeper than 64 levels (a cycle?)"), -1;
-	if (!lua_checkstack(L, 4))
-		return conv_fail(c, "out of Lua stack"), -1;
-	/* As table_is_array, but a table with no border (len 0: every object)
-	 * is read once: as an object, which with no keys is the empty array. */
+	/* Array or object by marker metatable, else by shape: keys exactly 1..len.
+	 * A table with no border (len 0: every object) is read once, as an
+	 * object, which with no keys is the empty array. */
 	lua_Unsigned len = lua_rawlen(L, idx);
 	int forced = table_marker(L, idx);
 	int is_array = forced >= 0 ? forced : len ? keys_are_1_to_len(L, idx, len) : -1;
@@ -730,7 +598,7 @@ static int table_to_imv(lua_State *L, int idx, struct conv *c, struct imv *out)
 		struct imv *items = NULL;
 		if (len && (len > SIZE_MAX / sizeof *items || !(items = imv_alloc(c->arena, len * sizeof *items)))) {
 			c->depth = d;
-			return conv_fail(c, "out of memory"), -1;
+			return conv_fail(c, "out of memory");
 		}
 		for (lua_Unsigned i = 1; i <= len; i++) {
 			c->path[d].key = NULL;
@@ -759,7 +627,7 @@ static int table_to_imv(lua_State *L, int idx, struct conv *c, struct imv *out)
 			lua_pop(L, 2);
 			ms->n = base;
 			c->depth = d;
-			return conv_fail(c, msg), -1;
+			return conv_fail(c, msg);
 		}
 		size_t klen;
 		const char *key = lua_tolstring(L, -2, &klen);
@@ -770,7 +638,7 @@ static int table_to_imv(lua_State *L, int idx, struct conv *c, struct imv *out)
 			lua_pop(L, 2);
 			ms->n = base;
 			c->depth = d + 1;
-			return conv_fail(c, "key is not valid UTF-8"), -1;
+			return conv_fail(c, "key is not valid UTF-8");
 		}
 		struct imv val;
 		if (to_imv(L, top + 2, c, &val)) {
@@ -784,7 +652,7 @@ static int table_to_imv(lua_State *L, int idx, struct conv *c, struct imv *out)
 			if (!m) {
 				lua_pop(L, 2);
 				ms->n = base;
-				return conv_fail(c, "out of memory"), -1;
+				return conv_fail(c, "out of memory");
 			}
 			ms->m = m;
 			ms->cap = cap;
@@ -800,7 +668,7 @@ static int table_to_imv(lua_State *L, int idx, struct conv *c, struct imv *out)
 	if (n && !m) {
 		ms->n = base;
 		c->depth = d;
-		return conv_fail(c, "out of memory"), -1;
+		return conv_fail(c, "out of memory");
 	}
 	if (n)
 		memcpy(m, ms->m + base, n * sizeof *m);
@@ -831,8 +699,9 @@ static int to_imv(lua_State *L, int idx, struct conv *c, struct imv *out)
 		}
 		double d = lua_tonumber(L, idx);
 		if (!isfinite(d))
-			return conv_fail(c, "not a finite number"), -1;
-		/* As to_json: an integral float means the integer. */
+			return conv_fail(c, "not a finite number");
+		/* Tencent's integer fields reject 1.7e9 written as a float; an
+		 * integral float (from arithmetic like ms / 1000) means the integer. */
 		if (d == floor(d) && d >= -9007199254740992.0 && d <= 9007199254740992.0) {
 			out->type = IMV_INT;
 			out->u.i = (int64_t)d;
@@ -846,7 +715,7 @@ static int to_imv(lua_State *L, int idx, struct conv *c, struct imv *out)
 		size_t len;
 		const char *s = lua_tolstring(L, idx, &len);
 		if (!utf8_plain(s, len, &out->plain))
-			return conv_fail(c, "string is not valid UTF-8"), -1;
+			return conv_fail(c, "string is not valid UTF-8");
 		out->type = IMV_STRING;
 		out->len = len;
 		out->u.s = s; /* Lua's own bytes (NUL-terminated): see results_key */
@@ -863,7 +732,7 @@ static int to_imv(lua_State *L, int idx, struct conv *c, struct imv *out)
 	default: {
 		char msg[80];
 		snprintf(msg, sizeof msg, "cannot convert a %s to JSON", luaL_typename(L, idx));
-		return conv_fail(c, msg), -1;
+		return conv_fail(c, msg);
 	}
 	}
 }
@@ -1197,7 +1066,7 @@ static int run_call(struct im_script *s, int which, json_t **records, struct im_
 	return out;
 }
 
-/* What push_json then to_json make of v, without Lua: containers copied,
+/* What push_json then im_lua_to_json make of v, without Lua: containers copied,
  * immutable scalars shared, integral reals as integers. NULL when the Lua round
  * trip would differ or fail (too deep, invalid UTF-8) or out of memory: the
  * caller then takes the Lua path, which reports it exactly. */

@@ -107,7 +107,7 @@ struct imv;
 
 /* im_script_map and im_script_finish for the staging hot path: the same
  * records, checks and failures, but made as arena trees (imval.h; the objects'
- * members in the order to_json would have inserted them) instead of Jansson
+ * members in lua_next order, as im_lua_to_json inserts them) instead of Jansson
  * values. *records points to *n objects owned by the script, valid until its
  * next call. */
 int im_script_map_v(struct im_script *s, const struct im_script_input *in, const struct imv **records, size_t *n,
