@@ -6,6 +6,7 @@
 #include "jsonout.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -49,11 +50,24 @@ uint32_t im_id32(const char *s, size_t len)
 	return (uint32_t)(h ^ (h >> 32));
 }
 
+/* SHA-256, fetched once for the process: with EVP_sha256() OpenSSL 3 looks
+ * the implementation up again on every EVP_Digest, which costs more than
+ * hashing an id or a URL. Never freed (it lives as long as the process). */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 int im_hash_hex(const void *data, size_t len, char *out, size_t nhex)
 {
+	pthread_once(&sha256_once, fetch_sha256);
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	if (nhex < 1 || nhex > 64 || !EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL))
+	if (nhex < 1 || nhex > 64 ||
+	    !EVP_Digest(data, len, md, &mdlen, sha256_md ? sha256_md : EVP_sha256(), NULL))
 		return -1;
 	static const char hex[] = "0123456789abcdef";
 	for (size_t i = 0; i < nhex; i++)

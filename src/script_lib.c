@@ -10,7 +10,6 @@
 #include <strings.h>
 
 #include <lauxlib.h>
-#include <openssl/evp.h>
 
 #include "imrecord.h"
 #include "log.h"
@@ -224,10 +223,6 @@ struct id_entry {
 /* A state's helper caches, each made on first use. */
 struct im_lib {
 	struct id_entry *ids; /* ID_CACHE_SLOTS of them */
-	/* SHA-256 for UUIDs from URLs: fetched once, where EVP_Digest looks the
-	 * algorithm up and makes a context on every call. */
-	EVP_MD *sha256;
-	EVP_MD_CTX *md_ctx;
 };
 
 void im_lua_lib_free(struct im_lib *lib)
@@ -238,8 +233,6 @@ void im_lua_lib_free(struct im_lib *lib)
 		for (size_t i = 0; i < ID_CACHE_SLOTS; i++)
 			free(lib->ids[i].long_text);
 	free(lib->ids);
-	EVP_MD_CTX_free(lib->md_ctx);
-	EVP_MD_free(lib->sha256);
 	free(lib);
 }
 
@@ -249,29 +242,6 @@ static struct im_lib *lib_of(struct im_sandbox *sb)
 	if (!sb->lib)
 		sb->lib = calloc(1, sizeof *sb->lib);
 	return sb->lib;
-}
-
-/* im_hash_hex(s, len, hex, 32) with the state's SHA-256 context. */
-static int url_hash_hex(lua_State *L, const char *s, size_t len, char hex[33])
-{
-	struct im_lib *lib = lib_of(im_lua_sandbox(L));
-	if (lib && !lib->sha256 && (lib->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) &&
-	    !(lib->md_ctx = EVP_MD_CTX_new())) {
-		EVP_MD_free(lib->sha256);
-		lib->sha256 = NULL;
-	}
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-	if (!lib || !lib->sha256 || !EVP_DigestInit_ex2(lib->md_ctx, lib->sha256, NULL) ||
-	    !EVP_DigestUpdate(lib->md_ctx, s, len) || !EVP_DigestFinal_ex(lib->md_ctx, md, &n) || n < 16)
-		return im_hash_hex(s, len, hex, 32);
-	static const char digits[] = "0123456789abcdef";
-	for (int i = 0; i < 16; i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 0xF];
-	}
-	hex[32] = '\0';
-	return 0;
 }
 
 /* Eight bytes at a time: ids are short, and im_id32's byte loop would cost
@@ -524,7 +494,7 @@ static void put_uuid(lua_State *L, const char *fn, enum bstr uuid_key, int url, 
 	size_t len;
 	const char *s = lua_tolstring(L, url, &len);
 	char hex[33];
-	if (!s || url_hash_hex(L, s, len, hex) < 0)
+	if (!s || im_hash_hex(s, len, hex, 32) < 0)
 		luaL_error(L, "immigrate.%s: cannot derive a UUID from %s", fn, bstr_text[url_key]);
 	push_bstr(L, to);
 	lua_pushlstring(L, hex, 32);
