@@ -507,3 +507,13 @@ void im_jbuf_free(struct im_jbuf *b)
 	b->data = NULL;
 	b->len = b->cap = 0;
 }
+
+int im_jbuf_append(struct im_jbuf *b, const char *s, size_t n)
+{
+	return put(b, s, n);
+}
+
+int im_jbuf_append_string(struct im_jbuf *b, const char *s)
+{
+	return s ? put_string(b, s, strlen(s), hex_lower) : put(b, "null", 4);
+}

@@ -31,6 +31,13 @@ int im_jbuf_set(struct im_jbuf *b, const char *s, size_t n);
 
 void im_jbuf_free(struct im_jbuf *b);
 
+/* Appenders for text built piece by piece (not NUL-terminated until a writer
+ * above terminates it; room for one more byte is always kept). Each returns
+ * 0, or -1 when out of memory (b then holds what it held before the call). */
+int im_jbuf_append(struct im_jbuf *b, const char *s, size_t n);
+/* s as a JSON string literal (lower-case \u escapes), or null when s is NULL. */
+int im_jbuf_append_string(struct im_jbuf *b, const char *s);
+
 /* Writes the decimal text of n at out (room for 20 bytes; not NUL-terminated)
  * and returns its length. */
 size_t im_json_int(char *out, int64_t n);

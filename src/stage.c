@@ -3,6 +3,8 @@
 
 #include "stage.h"
 
+#include "jsonout.h"
+
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -31,16 +33,11 @@ struct hot_stmt {
 	int sticky_set;
 };
 
-struct raw_buf {
-	char *data;
-	size_t len, cap;
-};
-
 /* Native records waiting to be written as one raw_chunk row (see put_raw). */
 struct raw_chunk {
 	int64_t first_id; /* raw id of the first buffered record */
 	int n;            /* records buffered */
-	struct raw_buf meta, body;
+	struct im_jbuf meta, body;
 };
 
 struct im_stage {
@@ -181,15 +178,10 @@ static int flush_raw(struct im_stage *st, char *err, size_t err_size)
 	c->n = 0;
 	c->meta.len = c->body.len = 0;
 	/* One huge native record does not keep its buffer for the rest of the run. */
-	struct raw_buf *bufs[] = {&c->meta, &c->body};
-	for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
-		struct raw_buf *b = bufs[i];
-		if (b->cap > 4 * RAW_CHUNK_BYTES) {
-			free(b->data);
-			b->data = NULL;
-			b->cap = 0;
-		}
-	}
+	struct im_jbuf *bufs[] = {&c->meta, &c->body};
+	for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+		if (bufs[i]->cap > 4 * RAW_CHUNK_BYTES)
+			im_jbuf_free(bufs[i]);
 	return 0;
 }
 
@@ -202,95 +194,35 @@ static void drop_raw(struct im_stage *st)
 	st->raw_next = 0;
 }
 
-/* Room for need more bytes in b; 0, or -1 when out of memory. */
-static int reserve(struct raw_buf *b, size_t need)
-{
-	if (b->cap - b->len >= need)
-		return 0;
-	size_t cap = b->cap ? b->cap : 4096;
-	while (cap - b->len < need)
-		cap *= 2;
-	char *data = realloc(b->data, cap);
-	if (!data)
-		return -1;
-	b->data = data;
-	b->cap = cap;
-	return 0;
-}
-
-/* Appends text as a JSON string, or null (room reserved by the caller: 6 bytes
- * per input byte + 2 at most). */
-static void put_json_string(struct raw_buf *b, const char *text)
-{
-	static const char hex[] = "0123456789abcdef";
-	if (!text) {
-		memcpy(b->data + b->len, "null", 4);
-		b->len += 4;
-		return;
-	}
-	char *o = b->data + b->len;
-	*o++ = '"';
-	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-		if (*p == '"' || *p == '\\') {
-			*o++ = '\\';
-			*o++ = (char)*p;
-		} else if (*p < 0x20) {
-			memcpy(o, "\\u00", 4);
-			o[4] = hex[*p >> 4];
-			o[5] = hex[*p & 15];
-			o += 6;
-		} else {
-			*o++ = (char)*p;
-		}
-	}
-	*o++ = '"';
-	b->len = (size_t)(o - b->data);
-}
-
-static void put_uint(struct raw_buf *b, uint64_t v)
-{
-	char digits[24];
-	int n = 0;
-	do
-		digits[n++] = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	while (n)
-		b->data[b->len++] = digits[--n];
-}
-
 int im_stage_put_raw(struct im_stage *st, const char *stream, const char *source_id,
 		     const char *origin, const char *data, size_t data_len, int64_t *raw_id,
 		     char *err, size_t err_size)
 {
 	struct raw_chunk *c = &st->raw;
-	size_t texts = strlen(stream) + (source_id ? strlen(source_id) : 0) + (origin ? strlen(origin) : 0);
-	/* meta: the texts escaped, two numbers, punctuation, and the closing ']' */
-	if (data_len > INT32_MAX / 2 || texts > INT32_MAX / 8 || reserve(&c->meta, 6 * texts + 64) < 0 ||
-	    reserve(&c->body, data_len) < 0) {
-		set_err(err, err_size, "%s: out of memory for a native record of %zu bytes", st->path, data_len);
-		return -1;
-	}
 	if (!c->n) {
 		if (!st->raw_next && raw_next_id(st, err, err_size) < 0)
 			return -1;
 		c->first_id = st->raw_next;
 	}
-	struct raw_buf *m = &c->meta;
+	/* meta gets [stream, source_id, origin, offset, length] */
+	struct im_jbuf *m = &c->meta;
 	size_t meta_was = m->len, body_was = c->body.len;
-	m->data[m->len++] = c->n ? ',' : '[';
-	m->data[m->len++] = '[';
-	put_json_string(m, stream);
-	m->data[m->len++] = ',';
-	put_json_string(m, source_id);
-	m->data[m->len++] = ',';
-	put_json_string(m, origin);
-	m->data[m->len++] = ',';
-	put_uint(m, c->body.len);
-	m->data[m->len++] = ',';
-	put_uint(m, data_len);
-	m->data[m->len++] = ']';
-	memcpy(c->body.data + c->body.len, data, data_len);
-	c->body.len += data_len;
+	char tail[48]; /* ",OFFSET,LENGTH]" */
+	size_t t = 0;
+	tail[t++] = ',';
+	t += im_json_int(tail + t, (int64_t)c->body.len);
+	tail[t++] = ',';
+	t += im_json_int(tail + t, (int64_t)data_len);
+	tail[t++] = ']';
+	if (data_len > INT32_MAX / 2 || im_jbuf_append(m, c->n ? ",[" : "[[", 2) ||
+	    im_jbuf_append_string(m, stream) || im_jbuf_append(m, ",", 1) || im_jbuf_append_string(m, source_id) ||
+	    im_jbuf_append(m, ",", 1) || im_jbuf_append_string(m, origin) || im_jbuf_append(m, tail, t) ||
+	    im_jbuf_append(&c->body, data, data_len)) {
+		m->len = meta_was;
+		c->body.len = body_was;
+		set_err(err, err_size, "%s: out of memory for a native record of %zu bytes", st->path, data_len);
+		return -1;
+	}
 	c->n++;
 	if (raw_id)
 		*raw_id = st->raw_next;
