@@ -26,6 +26,7 @@ struct im_transform {
 	struct im_stage *stage; /* NULL when printing */
 	FILE *out;
 	int64_t seq;            /* input order of the next IM record */
+	int64_t first_id;       /* records.id of the first record this run staged, 0: none yet */
 	char *line;             /* preview output buffer */
 	size_t line_cap;
 };
@@ -152,9 +153,12 @@ static int handle_results(struct im_transform *t, const struct imv *records, siz
 			.dedupe_key = p.dedupe_key,
 			.raw_id = raw_id,
 		};
-		int put = im_stage_put_record(t->stage, &sr, NULL, err, err_size);
+		int64_t id = 0;
+		int put = im_stage_put_record(t->stage, &sr, t->first_id ? NULL : &id, err, err_size);
 		if (put < 0)
 			return -1;
+		if (put == IM_STAGE_NEW && !t->first_id)
+			t->first_id = id;
 		if (put == IM_STAGE_NEW)
 			stats->staged[p.kind]++;
 		else
@@ -227,6 +231,24 @@ static uint64_t now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A record the end of the bulk extract found to be a later copy of another:
+ * counted as a duplicate instead of as staged, when this run staged it. */
+struct late_duplicates {
+	struct im_extract_stats *stats;
+	int64_t since; /* the first record id this run staged */
+};
+
+static void count_late_duplicate(void *arg, const char *kind, int64_t id)
+{
+	struct late_duplicates *d = arg;
+	if (id < d->since)
+		return;
+	enum im_kind k = im_kind_from_name(kind);
+	if (k != IM_KIND_UNKNOWN && d->stats->staged[k] > 0)
+		d->stats->staged[k]--;
+	d->stats->duplicates++;
 }
 
 /* The plugin, its host and its open state. */
@@ -562,8 +584,11 @@ static int run(const struct im_job *job, struct im_stage *st, const char *plugin
 			 * before this commit re-reads the tail and runs finish() again. */
 			if (commit_batch(st, &s, key, ended && !limit, 0, err, err_size) < 0)
 				result = -1;
-			else if (ended && im_stage_bulk_end(st, err, err_size) < 0)
-				result = -1;
+			else if (ended) {
+				struct late_duplicates d = {stats, t->first_id ? t->first_id : INT64_MAX};
+				if (im_stage_bulk_end(st, count_late_duplicate, &d, err, err_size) < 0)
+					result = -1;
+			}
 		} else if (im_stage_in_transaction(st)) {
 			/* Records staged since the last checkpoint are consistent with the
 			 * plugin's position after its last good record: keep them. */

@@ -30,7 +30,7 @@ immigrate_SOURCES += $(LOAD_CORE_SOURCES) src/load_job.c src/cmd_dlq.c
 # loadrun: stages IM records from JSON Lines and runs the loader (tests, bench).
 check_PROGRAMS += tests/load/loadrun
 tests_load_loadrun_SOURCES = tests/load/loadrun.c $(LOAD_CORE_SOURCES) \
-	src/classify.c src/pace.c src/batch.c src/stage.c src/stage.h src/report_samples.c src/plan.c src/plan_check.c
+	src/classify.c src/pace.c src/batch.c src/stage.c src/stage.h src/stage_dedupe.c src/stage_dedupe.h src/report_samples.c src/plan.c src/plan_check.c
 tests_load_loadrun_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) $(SQLITE_CFLAGS) $(CRYPTO_CFLAGS)
 tests_load_loadrun_LDADD = src/libimcore.la $(JANSSON_LIBS) $(CURL_LIBS) $(SQLITE_LIBS) $(CRYPTO_LIBS) -lm
 
@@ -48,7 +48,7 @@ EXTRA_DIST += bench/load.sh
 check_PROGRAMS += tests/load/test_progress
 # progress.c takes its total ETA from the plan's model (plan.c, which counts stages).
 tests_load_test_progress_SOURCES = tests/load/test_progress.c src/progress.c src/batch.c src/plan.c src/plan_check.c src/pace.c \
-	src/stage.c
+	src/stage.c src/stage_dedupe.c
 tests_load_test_progress_CFLAGS = $(LOAD_UNIT_CFLAGS) $(SQLITE_CFLAGS)
 tests_load_test_progress_LDADD = src/libimcore.la $(JANSSON_LIBS) $(SQLITE_LIBS) $(CRYPTO_LIBS) -lm
 TESTS += tests/load/test_progress

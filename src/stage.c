@@ -4,6 +4,7 @@
 #include "stage.h"
 
 #include "jsonout.h"
+#include "stage_dedupe.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -46,9 +47,19 @@ struct im_stage {
 	int in_txn;
 	int64_t raw_next; /* the raw id put_raw assigns next; 0: ask the database */
 	struct raw_chunk raw;
-	struct hot_stmt raw_insert, record_insert;
+	struct hot_stmt raw_insert, record_insert, record_append;
+	int dedupe; /* enum dedupe_state: how put_record finds duplicates */
 	struct stmt_slot slots[STMT_SLOTS];
 };
+
+/* Whether the unique dedupe index exists. An extract drops it while it stages
+ * in bulk (im_stage_bulk_begin) and builds it by sorting when it ends: a row-by-
+ * row unique insert touches a random page of the index per record, and once the
+ * index outgrows the page cache every batch rewrote most of it through the WAL
+ * (a 3M-record extract read 18 GB and wrote 17 GB for a 1.7 GB stage). Another
+ * connection may drop or build it between our transactions, so the state is
+ * looked up again at the start of each (DEDUPE_UNKNOWN). */
+enum dedupe_state { DEDUPE_UNKNOWN = 0, DEDUPE_INDEXED, DEDUPE_DEFERRED };
 
 static const char *const status_names[IM_STAGE_NSTATUS] = {"pending", "inflight", "landed", "dead"};
 
@@ -67,7 +78,7 @@ static const char schema_sql[] =
 	" FROM raw_chunk c, json_each(c.meta) j;"
 	"CREATE TABLE IF NOT EXISTS records(id INTEGER PRIMARY KEY, kind TEXT NOT NULL,"
 	" conv TEXT NOT NULL, ord INTEGER NOT NULL, seq INTEGER NOT NULL, payload TEXT NOT NULL,"
-	" source_id TEXT, dedupe_hash INTEGER NOT NULL UNIQUE, dedupe_key TEXT NOT NULL, raw_id INTEGER,"
+	" source_id TEXT, dedupe_hash INTEGER NOT NULL, dedupe_key TEXT NOT NULL, raw_id INTEGER,"
 	" status INTEGER NOT NULL DEFAULT 0, batch INTEGER, attempts INTEGER NOT NULL DEFAULT 0,"
 	" last_code INTEGER, retry_at INTEGER);"
 	"CREATE TABLE IF NOT EXISTS dead_letters(id INTEGER PRIMARY KEY, record_id INTEGER,"
@@ -414,6 +425,7 @@ static int check_schema(struct im_stage *st, char *err, size_t err_size)
 
 static const char sched_index_sql[] =
 	"CREATE INDEX IF NOT EXISTS records_sched ON records(kind, status, conv, ord, seq)";
+static const char dedupe_index_sql[] = "CREATE UNIQUE INDEX IF NOT EXISTS records_dedupe ON records(dedupe_hash)";
 
 /* An extract that has not reached the end of its source builds the scheduling
  * index when it ends (im_stage_bulk_end); until then nobody schedules loads. */
@@ -427,28 +439,71 @@ static int extract_in_progress(struct im_stage *st)
 	return busy;
 }
 
-/* Page cache: 16 MiB normally. While an extract stages in bulk, 24 MiB: that
- * holds the dedupe index of about a million records, whose pages every batch
- * touches at random; with 16 MiB a 1M-record extract read and wrote a fifth
- * more through the WAL (rchar 1.89 -> 1.37 GB, wchar 1.73 -> 1.47 GB with the
- * raw chunks). The scheduling index build sorts in memory up to the cache size,
- * on top of the pages already cached: it gets 8 MiB, so the extract's peak RSS
- * stays where 16 MiB for both put it (47 MB at 1M records). */
+/* Page cache: 16 MiB normally; 8 MiB while an extract stages in bulk and
+ * sorts its indexes at the end. Staging in bulk only appends (no index is
+ * maintained), so a larger cache buys nothing: 24 MiB and 8 MiB took the same
+ * CPU time at 1M and 3M records, at 48 and 31 MB peak RSS. The index builds
+ * sort in memory up to the cache size and merge through temporary files
+ * beyond it. */
 #define CACHE_SIZE_SQL "PRAGMA cache_size=-16384"
-#define BULK_CACHE_SIZE_SQL "PRAGMA cache_size=-24576"
-#define SORT_CACHE_SIZE_SQL "PRAGMA cache_size=-8192"
+#define BULK_CACHE_SIZE_SQL "PRAGMA cache_size=-8192"
 
 int im_stage_bulk_begin(struct im_stage *st, char *err, size_t err_size)
 {
-	return exec_sql(st, "DROP INDEX IF EXISTS records_sched; " BULK_CACHE_SIZE_SQL, err, err_size);
+	st->dedupe = DEDUPE_UNKNOWN;
+	if (exec_sql(st, "DROP INDEX IF EXISTS records_sched; " BULK_CACHE_SIZE_SQL, err, err_size) < 0)
+		return -1;
+	/* The dedupe index only goes in an empty stage: an extract run again over
+	 * what it staged before would append a copy of every record and delete it
+	 * again at the end (1.9 times the CPU time of probing the index, at 1M
+	 * records). An index an earlier, unfinished run dropped stays dropped. */
+	sqlite3_stmt *q = cached_stmt(st, "SELECT EXISTS (SELECT 1 FROM records)", err, err_size);
+	if (!q)
+		return -1;
+	int rc = sqlite3_step(q);
+	int empty = rc == SQLITE_ROW && sqlite3_column_int(q, 0) == 0;
+	sqlite3_reset(q);
+	if (rc != SQLITE_ROW)
+		return db_fail(st, err, err_size, "looking at the records");
+	return empty ? exec_sql(st, "DROP INDEX IF EXISTS records_dedupe", err, err_size) : 0;
 }
 
-int im_stage_bulk_end(struct im_stage *st, char *err, size_t err_size)
+/* Builds the unique dedupe index; when rows staged in bulk share a hash, first
+ * removes the later copies of each key and moves colliding keys (see
+ * im_stage_resolve_duplicates). */
+static int build_dedupe_index(struct im_stage *st, im_stage_dup_fn on_duplicate, void *arg, char *err,
+			      size_t err_size)
 {
-	if (exec_sql(st, SORT_CACHE_SIZE_SQL, err, err_size) < 0)
+	if (flush_raw(st, err, err_size) < 0)
 		return -1;
-	int rc = exec_sql(st, sched_index_sql, err, err_size);
+	int rc = sqlite3_exec(st->db, dedupe_index_sql, NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		return 0;
+	if ((rc & 0xff) != SQLITE_CONSTRAINT)
+		return db_fail(st, err, err_size, "building the dedupe index");
+	if (im_stage_resolve_duplicates(st->db, st->path, on_duplicate, arg, err, err_size) < 0)
+		return -1;
+	return exec_sql(st, dedupe_index_sql, err, err_size);
+}
+
+int im_stage_bulk_end(struct im_stage *st, im_stage_dup_fn on_duplicate, void *arg, char *err, size_t err_size)
+{
+	if (exec_sql(st, BULK_CACHE_SIZE_SQL, err, err_size) < 0)
+		return -1;
+	/* Duplicates go and the index appears together, or neither does (a crash
+	 * in between leaves the extract to be ended again at the next open). */
+	int own_txn = sqlite3_get_autocommit(st->db);
+	int rc = own_txn ? exec_sql(st, "BEGIN IMMEDIATE", err, err_size) : 0;
+	if (rc == 0)
+		rc = build_dedupe_index(st, on_duplicate, arg, err, err_size);
+	if (rc == 0)
+		rc = exec_sql(st, sched_index_sql, err, err_size);
+	if (own_txn && rc == 0)
+		rc = exec_sql(st, "COMMIT", err, err_size);
+	else if (own_txn)
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	exec_sql(st, CACHE_SIZE_SQL, NULL, 0); /* the bulk is over */
+	st->dedupe = DEDUPE_UNKNOWN;
 	return rc;
 }
 
@@ -518,7 +573,7 @@ int im_stage_open(const char *path, struct im_stage **out, char *err, size_t err
 		return -1;
 	}
 	if (exec_sql(st, schema_sql, err, err_size) < 0 || check_schema(st, err, err_size) < 0 ||
-	    (!extract_in_progress(st) && im_stage_bulk_end(st, err, err_size) < 0) ||
+	    (!extract_in_progress(st) && im_stage_bulk_end(st, NULL, NULL, err, err_size) < 0) ||
 	    exec_sql(st, "COMMIT", err, err_size) < 0) {
 		im_stage_close(st);
 		return -1;
@@ -538,6 +593,7 @@ void im_stage_close(struct im_stage *st)
 			sqlite3_finalize(st->slots[i].stmt);
 		sqlite3_finalize(st->raw_insert.stmt);
 		sqlite3_finalize(st->record_insert.stmt);
+		sqlite3_finalize(st->record_append.stmt);
 		sqlite3_close(st->db);
 	}
 	free(st->raw.meta.data);
@@ -627,6 +683,7 @@ int im_stage_begin(struct im_stage *st, char *err, size_t err_size)
 	sqlite3_reset(s);
 	st->in_txn = 1;
 	st->raw_next = 0; /* another connection may have written since */
+	st->dedupe = DEDUPE_UNKNOWN; /* or dropped or built the dedupe index */
 	return 0;
 }
 
@@ -727,32 +784,76 @@ static int hash_owner(struct im_stage *st, int64_t h, const char *key, int64_t *
 	return owner;
 }
 
+/* Binds rec, stored under hash h, to the insert statement h_stmt. */
+static void bind_record(struct hot_stmt *h_stmt, const struct im_stage_record *rec, uint64_t h)
+{
+	sqlite3_stmt *s = h_stmt->stmt;
+	bind_sticky(h_stmt, 1, rec->kind);
+	sqlite3_bind_text(s, 2, rec->conv, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, rec->ord);
+	sqlite3_bind_int64(s, 4, rec->seq);
+	sqlite3_bind_text(s, 5, rec->payload, (int)rec->payload_len, SQLITE_STATIC);
+	bind_text_or_null(s, 6, rec->source_id);
+	sqlite3_bind_int64(s, 7, (int64_t)h);
+	sqlite3_bind_text(s, 8, rec->dedupe_key, -1, SQLITE_STATIC);
+	bind_id_or_null(s, 9, rec->raw_id);
+}
+
+#define RECORD_INSERT_SQL                                                                                              \
+	"INSERT INTO records(kind, conv, ord, seq, payload, source_id, dedupe_hash, dedupe_key, raw_id)"               \
+	" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+
+/* 1 when the dedupe index is absent (duplicates are removed when the bulk
+ * extract ends), 0 when it is there, -1 on error. */
+static int dedupe_deferred(struct im_stage *st, char *err, size_t err_size)
+{
+	if (st->dedupe == DEDUPE_UNKNOWN || sqlite3_get_autocommit(st->db)) {
+		sqlite3_stmt *q = cached_stmt(
+			st, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'records_dedupe'", err,
+			err_size);
+		if (!q)
+			return -1;
+		int rc = sqlite3_step(q);
+		int indexed = rc == SQLITE_ROW && sqlite3_column_int(q, 0) > 0;
+		sqlite3_reset(q);
+		if (rc != SQLITE_ROW)
+			return db_fail(st, err, err_size, "looking for the dedupe index");
+		st->dedupe = indexed ? DEDUPE_INDEXED : DEDUPE_DEFERRED;
+	}
+	return st->dedupe == DEDUPE_DEFERRED;
+}
+
 int im_stage_put_record(struct im_stage *st, const struct im_stage_record *rec, int64_t *id,
 			char *err, size_t err_size)
 {
+	uint64_t h = key_hash(rec->dedupe_key);
+	int deferred = dedupe_deferred(st, err, err_size);
+	if (deferred < 0)
+		return -1;
+	if (deferred) {
+		/* Appended under its own hash; im_stage_bulk_end sorts duplicates and
+		 * collisions out as the probing below would have. */
+		if (!hot_stmt(st, &st->record_append, RECORD_INSERT_SQL, err, err_size))
+			return -1;
+		bind_record(&st->record_append, rec, h);
+		if (step_done(st, st->record_append.stmt, err, err_size, "staging a record") < 0)
+			return -1;
+		if (id)
+			*id = sqlite3_last_insert_rowid(st->db);
+		return IM_STAGE_NEW;
+	}
 	/* ON CONFLICT DO NOTHING keeps the first staging of a record: a re-run (or
 	 * a resumed run re-reading what the last checkpoint did not cover) changes
 	 * nothing, including the status of records already landed. Two different
-	 * keys with one hash: the later one probes h+1, h+2, ...; rows are never
-	 * deleted, so a re-run follows the same probe sequence. */
-	uint64_t h = key_hash(rec->dedupe_key);
-	for (int probe = 0; probe < 16; probe++, h++) {
-		sqlite3_stmt *s = hot_stmt(
-			st, &st->record_insert,
-			"INSERT INTO records(kind, conv, ord, seq, payload, source_id, dedupe_hash, dedupe_key, raw_id)"
-			" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(dedupe_hash) DO NOTHING",
-			err, err_size);
+	 * keys with one hash: the later one probes h+1, h+2, ...; only later
+	 * copies of a key are ever deleted, so a re-run follows the same probe
+	 * sequence. */
+	for (int probe = 0; probe < IM_STAGE_MAX_PROBES; probe++, h++) {
+		sqlite3_stmt *s = hot_stmt(st, &st->record_insert,
+					   RECORD_INSERT_SQL " ON CONFLICT(dedupe_hash) DO NOTHING", err, err_size);
 		if (!s)
 			return -1;
-		bind_sticky(&st->record_insert, 1, rec->kind);
-		sqlite3_bind_text(s, 2, rec->conv, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 3, rec->ord);
-		sqlite3_bind_int64(s, 4, rec->seq);
-		sqlite3_bind_text(s, 5, rec->payload, (int)rec->payload_len, SQLITE_STATIC);
-		bind_text_or_null(s, 6, rec->source_id);
-		sqlite3_bind_int64(s, 7, (int64_t)h);
-		sqlite3_bind_text(s, 8, rec->dedupe_key, -1, SQLITE_STATIC);
-		bind_id_or_null(s, 9, rec->raw_id);
+		bind_record(&st->record_insert, rec, h);
 		if (step_done(st, s, err, err_size, "staging a record") < 0)
 			return -1;
 		if (sqlite3_changes(st->db) > 0) {
@@ -770,7 +871,8 @@ int im_stage_put_record(struct im_stage *st, const struct im_stage_record *rec, 
 			return -1;
 		}
 	}
-	set_err(err, err_size, "%s: staging a record: 16 dedupe hash collisions in a row", st->path);
+	set_err(err, err_size, "%s: staging a record: %d dedupe hash collisions in a row", st->path,
+		IM_STAGE_MAX_PROBES);
 	return -1;
 }
 

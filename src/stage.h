@@ -37,17 +37,20 @@
  *                                      "_source_id"; derived MsgSeq/MsgRandom/Random
  *                                      are already filled in
  *       source_id TEXT,             -- the old system's id, or NULL
- *       dedupe_hash INTEGER NOT NULL UNIQUE,  -- 64-bit hash of dedupe_key
- *                                      (collisions probe hash+1...; compare the text)
- *       dedupe_key TEXT NOT NULL,   -- kind + identity; unique through dedupe_hash
+ *       dedupe_hash INTEGER NOT NULL,  -- 64-bit hash of dedupe_key, unique
+ *                                      through records_dedupe (collisions probe
+ *                                      hash+1...; compare the text)
+ *       dedupe_key TEXT NOT NULL,   -- kind + identity
  *       raw_id INTEGER,             -- raw.id of the native record it came from
  *       status INTEGER NOT NULL DEFAULT 0,   -- enum im_stage_status
  *       batch INTEGER, attempts INTEGER NOT NULL DEFAULT 0,
  *       last_code INTEGER, retry_at INTEGER)  -- Unix seconds
- *     index records_sched(kind, status, conv, ord, seq): dropped while an
- *       extract stages in bulk (im_stage_bulk_begin) and built when it reaches
- *       the end of its source (im_stage_bulk_end, or the next im_stage_open
- *       when no checkpoint is unfinished)
+ *     unique index records_dedupe(dedupe_hash) and index records_sched(kind,
+ *       status, conv, ord, seq): dropped while an extract stages in bulk
+ *       (im_stage_bulk_begin) and built when it reaches the end of its source
+ *       (im_stage_bulk_end, or the next im_stage_open when no checkpoint is
+ *       unfinished). While records_dedupe is absent, records are appended
+ *       as they come and the later copies of a key go when it is built.
  *   dead_letters(id INTEGER PRIMARY KEY, record_id INTEGER, raw_id INTEGER,
  *       stage TEXT NOT NULL,        -- "parse" | "script" | "validate" | "api"
  *       kind TEXT, origin TEXT, raw TEXT, payload TEXT, code INTEGER,
@@ -75,7 +78,7 @@
 
 #include <sqlite3.h>
 
-#define IM_STAGE_SCHEMA_VERSION 3
+#define IM_STAGE_SCHEMA_VERSION 4
 
 struct im_stage;
 
@@ -165,12 +168,23 @@ int im_stage_raw_foreach(struct im_stage *st, int64_t from,
 			 int (*fn)(void *arg, int64_t raw_id, const struct im_stage_raw *r), void *arg, char *err,
 			 size_t err_size);
 
-/* Bulk staging: begin drops the records_sched index (maintaining it row by row
- * costs more than building it once) and enlarges the page cache (24 MiB instead
- * of 16), end (re)creates the index (sorting in 8 MiB) and restores the cache.
- * Call outside a transaction or inside one; both are idempotent. */
+/* Told about each record im_stage_bulk_end removes as a later copy of a key
+ * staged before it: its kind (borrowed for the call) and id. */
+typedef void (*im_stage_dup_fn)(void *arg, const char *kind, int64_t id);
+
+/* Bulk staging: begin drops the records_sched index, and records_dedupe when
+ * the stage holds no records yet (maintaining them row by row costs more than
+ * building them once; see records in the schema above), and shrinks the page
+ * cache (8 MiB instead of 16: appending needs few pages). Until the dedupe index is back, im_stage_put_record appends every
+ * record as new, on any connection. End removes the later copies of every key
+ * (calling on_duplicate, which may be NULL, for each), rebuilds both indexes
+ * (sorting in 8 MiB) in one transaction (its own unless the caller has one
+ * open), and restores the cache. Both are idempotent. */
 int im_stage_bulk_begin(struct im_stage *st, char *err, size_t err_size);
-int im_stage_bulk_end(struct im_stage *st, char *err, size_t err_size);
+int im_stage_bulk_end(struct im_stage *st, im_stage_dup_fn on_duplicate, void *arg, char *err, size_t err_size);
+
+/* Probes of hash+1, hash+2, ... before a key is refused as unstageable. */
+#define IM_STAGE_MAX_PROBES 16
 
 /* The dedupe_hash a key is first tried under (exposed for tests and tools). */
 int64_t im_stage_dedupe_hash(const char *key);
@@ -191,7 +205,8 @@ struct im_stage_record {
 /* Stages rec as pending. Returns IM_STAGE_NEW when inserted, IM_STAGE_DUPLICATE
  * when a record with the same dedupe_key exists already (nothing changes: a re-run
  * never duplicates), -1 on error. *id (may be NULL) receives the new or existing
- * record's id. */
+ * record's id. During a bulk extract (no dedupe index) every record is NEW
+ * here, and a duplicate is removed by im_stage_bulk_end, which names it. */
 int im_stage_put_record(struct im_stage *st, const struct im_stage_record *rec, int64_t *id,
 			char *err, size_t err_size);
 

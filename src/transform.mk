@@ -9,7 +9,7 @@
 # (src/plan.mk's sources in the executable; compiled into test_job below).
 noinst_LTLIBRARIES += src/libimtransform.la
 src_libimtransform_la_SOURCES = \
-	src/stage.c src/stage.h \
+	src/stage.c src/stage.h src/stage_dedupe.c src/stage_dedupe.h \
 	src/imrecord.c src/imrecord.h \
 	src/script.c src/script.h src/script_priv.h src/script_lib.c \
 	src/script_json.c src/script_json.h \

@@ -54,6 +54,8 @@ grep -q 'MsgTimeStamp' preview.err; ok $? "the validation dead letter names the 
 is "$?" 3 "run: exit 3 with dead letters"
 grep -q 'staged only' run.out; ok $? "run says it only staged (no target)"
 is "$(sqlite3 id.db 'select count(*) from records')" 5 "5 records staged (the repeated account deduplicated)"
+grep -q '^  1 already staged (deduplicated)' run.out
+ok $? "the summary counts it as a duplicate (found when the extract ended), not as staged"
 is "$(sqlite3 id.db "select group_concat(stage, ',') from (select stage from dead_letters order by id)")" \
 	"parse,validate,script" "dead letters: parse, validate, script"
 is "$(sqlite3 id.db "select reason from dead_letters where stage = 'script'")" \

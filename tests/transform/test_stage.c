@@ -219,7 +219,7 @@ static void sched_order(void)
 		staged = staged && im_stage_put_record(st, &r, NULL, err, sizeof err) == IM_STAGE_NEW;
 	}
 	staged = staged && im_stage_save_checkpoint(st, "src", NULL, 1, err, sizeof err) == 0 &&
-		 im_stage_commit(st, err, sizeof err) == 0 && im_stage_bulk_end(st, err, sizeof err) == 0;
+		 im_stage_commit(st, err, sizeof err) == 0 && im_stage_bulk_end(st, NULL, NULL, err, sizeof err) == 0;
 	ok(staged, "sched: records staged out of order, index built");
 	/* The loader's per-conversation query (load_stage_conv_head). */
 	sqlite3_stmt *q = im_stage_stmt(st,
@@ -249,6 +249,128 @@ static void sched_order(void)
 	sqlite3_reset(q);
 	ok(strstr(plan, "records_sched") != NULL && !strstr(plan, "TEMP B-TREE"),
 	   "sched: through the scheduling index, no sort (%s)", plan);
+	im_stage_close(st);
+}
+
+static void note_duplicate(void *arg, const char *kind, int64_t id)
+{
+	char *out = arg;
+	size_t len = strlen(out);
+	snprintf(out + len, 256 - len, "%s#%lld;", kind, (long long)id);
+}
+
+/* Puts key (as an account record); returns the record id, or -1. */
+static int64_t put_key(struct im_stage *st, const char *key, int want)
+{
+	char err[512];
+	struct im_stage_record r = rec(key, "{}");
+	int64_t id = -1;
+	int got = im_stage_put_record(st, &r, &id, err, sizeof err);
+	if (got != want) {
+		diag("%s: put gave %d, wanted %d (%s)", key, got, want, got < 0 ? err : "");
+		return -1;
+	}
+	return id;
+}
+
+static int64_t column_int(struct im_stage *st, const char *sql, int64_t arg)
+{
+	char err[512];
+	sqlite3_stmt *q = im_stage_stmt(st, sql, err, sizeof err);
+	if (!q)
+		return -1;
+	sqlite3_bind_int64(q, 1, arg);
+	int64_t v = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -1;
+	sqlite3_reset(q);
+	return v;
+}
+
+/* Stores a row with key at the hash another key is first tried under, plus
+ * probe; returns its id, or -1. */
+static int64_t plant(struct im_stage *st, const char *key, const char *hash_of, int probe)
+{
+	char sql[300];
+	snprintf(sql, sizeof sql,
+		 "INSERT INTO records(kind, conv, ord, seq, payload, dedupe_hash, dedupe_key)"
+		 " VALUES('account', 'x', 0, 0, '{}', %lld, '%s')",
+		 (long long)(im_stage_dedupe_hash(hash_of) + probe), key);
+	sqlite3 *db = im_stage_db(st);
+	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? sqlite3_last_insert_rowid(db) : -1;
+}
+
+/* A bulk extract into an empty stage appends what it stages; when it ends
+ * the stage holds what staging record by record would have left: the first
+ * copy of every key (an earlier, unfinished run's included), colliding keys on
+ * the next free hash, and the end names each copy it removed. */
+static void bulk_dedupe(void)
+{
+	char err[512], path[300], seen[256] = "";
+	snprintf(path, sizeof path, "%s/bulk.db", scratch());
+	struct im_stage *st;
+	if (!ok(im_stage_open(path, &st, err, sizeof err) == 0, "bulk: a new stage opens")) {
+		diag("%s", err);
+		return;
+	}
+	const char *A = "account:[\"a\"]", *B = "account:[\"b\"]", *K = "account:[\"k\"]", *C = "account:[\"c\"]";
+	const char *dedupe_index = "SELECT count(*) FROM sqlite_master WHERE name = 'records_dedupe' AND ?1";
+	/* A first run, killed after its first batch: A, and K where probing put it
+	 * past an impostor holding its hash. */
+	ok(im_stage_bulk_begin(st, err, sizeof err) == 0 && im_stage_begin(st, err, sizeof err) == 0,
+	   "bulk: begins on an empty stage");
+	is_int(column_int(st, dedupe_index, 1), 0, "bulk: no dedupe index while staging in bulk");
+	int64_t a1 = put_key(st, A, IM_STAGE_NEW);
+	ok(plant(st, "account:[\"impostor\"]", K, 0) > 0, "bulk: an impostor holds K's hash");
+	int64_t k1 = plant(st, K, K, 1);
+	ok(im_stage_save_checkpoint(st, "src", "tok-1", 0, err, sizeof err) == 0 &&
+		   im_stage_commit(st, err, sizeof err) == 0,
+	   "bulk: a first batch committed");
+	im_stage_close(st);
+
+	/* Resumed: the index stays away, the records staged again are appended. */
+	ok(im_stage_open(path, &st, err, sizeof err) == 0 && im_stage_bulk_begin(st, err, sizeof err) == 0 &&
+		   im_stage_begin(st, err, sizeof err) == 0,
+	   "bulk: the extract resumes");
+	is_int(column_int(st, dedupe_index, 1), 0, "bulk: still no dedupe index");
+	int64_t a2 = put_key(st, A, IM_STAGE_NEW);
+	int64_t b1 = put_key(st, B, IM_STAGE_NEW);
+	int64_t b2 = put_key(st, B, IM_STAGE_NEW);
+	int64_t k2 = put_key(st, K, IM_STAGE_NEW);
+	ok(plant(st, "account:[\"x\"]", C, 0) > 0, "bulk: a row of another key holds C's hash");
+	int64_t c1 = put_key(st, C, IM_STAGE_NEW);
+	ok(a1 > 0 && k1 > 0 && a2 > 0 && b1 > 0 && b2 > 0 && k2 > 0 && c1 > 0, "bulk: every copy appended");
+	ok(im_stage_save_checkpoint(st, "src", NULL, 1, err, sizeof err) == 0 &&
+		   im_stage_commit(st, err, sizeof err) == 0,
+	   "bulk: the last batch committed");
+	if (!ok(im_stage_bulk_end(st, note_duplicate, seen, err, sizeof err) == 0, "bulk: ends"))
+		diag("%s", err);
+	char want[256];
+	snprintf(want, sizeof want, "account#%lld;account#%lld;account#%lld;", (long long)a2, (long long)b2,
+		 (long long)k2);
+	is_str(seen, want, "bulk: the later copies of A, B and K are named, in id order");
+	is_int(column_int(st, "SELECT count(*) FROM records WHERE ?1", 1), 6,
+	       "bulk: a, impostor, k, b, x and c remain");
+	is_int(column_int(st, "SELECT count(*) FROM records WHERE id IN (?1)", a2) +
+		       column_int(st, "SELECT count(*) FROM records WHERE id IN (?1)", b2) +
+		       column_int(st, "SELECT count(*) FROM records WHERE id IN (?1)", k2),
+	       0, "bulk: the later copies are the ones gone");
+	is_int(column_int(st, "SELECT dedupe_hash FROM records WHERE id = ?1", c1), im_stage_dedupe_hash(C) + 1,
+	       "bulk: C moved to its next hash");
+	is_int(column_int(st, "SELECT count(*) FROM sqlite_master WHERE name IN ('records_dedupe', 'records_sched')"
+			  " AND ?1", 1),
+	       2, "bulk: both indexes are back");
+	is_int(column_int(st, "SELECT count(*) FROM sqlite_master WHERE name = 'records_dedupe_scan' AND ?1", 1), 0,
+	       "bulk: the scratch index is gone");
+	is_int(put_key(st, C, IM_STAGE_DUPLICATE), c1, "bulk: afterwards C is found where it moved");
+	is_int(put_key(st, K, IM_STAGE_DUPLICATE), k1, "bulk: K where the first run put it");
+	seen[0] = '\0';
+	ok(im_stage_bulk_end(st, note_duplicate, seen, err, sizeof err) == 0 && !seen[0],
+	   "bulk: ending again changes nothing");
+
+	/* Run again into a stage with records: duplicates are found as they come. */
+	ok(im_stage_bulk_begin(st, err, sizeof err) == 0, "bulk: a second extract begins");
+	is_int(column_int(st, dedupe_index, 1), 1, "bulk: the dedupe index stays");
+	is_int(put_key(st, B, IM_STAGE_DUPLICATE), b1, "bulk: B is a duplicate at once");
+	ok(im_stage_bulk_end(st, NULL, NULL, err, sizeof err) == 0, "bulk: and ends");
 	im_stage_close(st);
 }
 
@@ -362,19 +484,6 @@ int main(void)
 	char counts[256] = "";
 	im_stage_counts(st, count_cb, counts);
 	is_str(counts, "account/pending=2;", "counts per kind and status");
-	ok(im_stage_bulk_begin(st, err, sizeof err) == 0, "bulk staging drops the scheduling index");
-	q = im_stage_stmt(st, "SELECT count(*) FROM sqlite_master WHERE name = 'records_sched'", err, sizeof err);
-	is_int(q && sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : -1, 0, "no scheduling index");
-	sqlite3_reset(q);
-	im_stage_close(st);
-	ok(im_stage_open(path, &st, err, sizeof err) == 0, "reopens while the extract is unfinished");
-	q = im_stage_stmt(st, "SELECT count(*) FROM sqlite_master WHERE name = 'records_sched'", err, sizeof err);
-	is_int(q && sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : -1, 0,
-	       "and does not build the index behind the extract's back");
-	sqlite3_reset(q);
-	is_int(im_stage_put_record(st, &r, NULL, err, sizeof err), IM_STAGE_DUPLICATE,
-	       "after reopen a re-staged record is still a duplicate");
-
 	/* A hash collision: another key already holds this key's hash. */
 	char sql[256];
 	snprintf(sql, sizeof sql,
@@ -398,12 +507,27 @@ int main(void)
 	is_str(stored, "account:[\"victim\"]", "under its own key text");
 	free(stored);
 
+	ok(im_stage_bulk_begin(st, err, sizeof err) == 0, "bulk staging drops the scheduling index");
+	q = im_stage_stmt(st, "SELECT count(*) FROM sqlite_master WHERE name = 'records_sched'", err, sizeof err);
+	is_int(q && sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : -1, 0, "no scheduling index");
+	sqlite3_reset(q);
+	im_stage_close(st);
+	ok(im_stage_open(path, &st, err, sizeof err) == 0, "reopens while the extract is unfinished");
+	q = im_stage_stmt(st, "SELECT count(*) FROM sqlite_master WHERE name = 'records_sched'", err, sizeof err);
+	is_int(q && sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : -1, 0,
+	       "and does not build the index behind the extract's back");
+	sqlite3_reset(q);
+	is_int(im_stage_put_record(st, &r, NULL, err, sizeof err), IM_STAGE_DUPLICATE,
+	       "after reopen a re-staged record is still a duplicate (bulk into a stage with records keeps the"
+	       " dedupe index)");
+
 	ok(im_stage_save_checkpoint(st, "src", NULL, 1, err, sizeof err) == 0, "a done checkpoint without token");
 	token = (char *)1;
 	ok(im_stage_load_checkpoint(st, "src", &token, &done, err, sizeof err) == 0 && token == NULL && done == 1,
 	   "reads back as done, no token");
 	im_stage_close(st);
 	ok(im_stage_open(path, &st, err, sizeof err) == 0, "reopens with the extract done");
+	is_int(im_stage_count(st, "account", -1), 4, "u1, u2, victim and the impostor");
 	q = im_stage_stmt(st, "SELECT count(*) FROM sqlite_master WHERE name = 'records_sched'", err, sizeof err);
 	is_int(q && sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : -1, 1, "the scheduling index is built");
 	sqlite3_reset(q);
@@ -418,6 +542,7 @@ int main(void)
 	   "a stage of another schema version is refused: %s", err);
 	raw_chunks();
 	sched_order();
+	bulk_dedupe();
 	scratch_cleanup();
 	return done_testing();
 }
