@@ -7,7 +7,10 @@
 # users, direct and room messages, images, a few broken lines), maps it with a
 # non-trivial stateful script (tests/transform/chat.lua: userid/seconds/truncate,
 # text and image builders, accounts emitted on first sight) into a fresh stage,
-# and reports records per CPU second on one core and peak RSS for each N.
+# and reports records per CPU second on one core and peak RSS for each N. A
+# "nostage" row runs the same records through `immigrate preview` into
+# /dev/null (read, map, validate, print; no SQLite): what the stage costs is
+# the difference.
 #
 # Comparing two builds on a noisy machine: BASELINE=/path/to/older/immigrate
 # (with its own plugins/jsonl/.libs beside it, as in a build tree) runs it
@@ -36,25 +39,32 @@ sh "$top/tests/transform/gen-chat.sh" "$max" >"$work/all.jsonl"
 cp "$top/tests/transform/chat.lua" "$work/chat.lua"
 printf 'return { source = { plugin = "jsonl", path = env("BENCH_INPUT") },\n  script = "chat.lua", state = env("BENCH_STATE") }\n' >"$work/job.lua"
 
-# one BINARY N LABEL: one run; prints a row and leaves the CPU seconds in $work/cpu
+# one BINARY N LABEL [nostage]: one run; prints a row and leaves the CPU seconds in $work/cpu
 one() {
 	head -n "$2" "$work/all.jsonl" >"$work/in.jsonl"
 	rm -f "$work"/stage.db*
-	IMMIGRATE_PLUGIN_PATH=$(plugins_of "$1") BENCH_INPUT="$work/in.jsonl" BENCH_STATE="$work/stage.db" \
-		/usr/bin/time -v -o "$work/time.txt" "$1" run "$work/job.lua" --stage-only \
-		>"$work/run.out" 2>&1 || [ $? -eq 3 ]
+	if [ "${4:-}" = nostage ]; then
+		IMMIGRATE_PLUGIN_PATH=$(plugins_of "$1") BENCH_INPUT="$work/in.jsonl" BENCH_STATE="$work/stage.db" \
+			/usr/bin/time -v -o "$work/time.txt" "$1" preview "$work/job.lua" --limit 0 \
+			>"$work/run.out" 2>/dev/null || [ $? -eq 3 ]
+	else
+		IMMIGRATE_PLUGIN_PATH=$(plugins_of "$1") BENCH_INPUT="$work/in.jsonl" BENCH_STATE="$work/stage.db" \
+			/usr/bin/time -v -o "$work/time.txt" "$1" run "$work/job.lua" --stage-only \
+			>"$work/run.out" 2>&1 || [ $? -eq 3 ]
+	fi
 	user=$(sed -n 's/.*User time (seconds): //p' "$work/time.txt")
 	sys=$(sed -n 's/.*System time (seconds): //p' "$work/time.txt")
 	wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$work/time.txt" |
 		awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s }')
 	rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$work/time.txt")
 	staged=$(sed -n 's/^stage: \([0-9]*\) records.*/\1/p' "$work/run.out")
+	[ "${4:-}" = nostage ] && staged=$(wc -l <"$work/run.out")
 	awk -v n="$2" -v u="$user" -v s="$sys" -v w="$wall" -v st="$staged" -v r="$rss" -v l="$3" 'BEGIN {
-		cpu = u + s; printf "%-6s %10d %12.2f %10.2f %10d %12.0f %12.0f %10.1f\n", l, n, cpu, w, st, n / cpu, n / w, r / 1024 }'
+		cpu = u + s; printf "%-8s %10d %12.2f %10.2f %10d %12.0f %12.0f %10.1f\n", l, n, cpu, w, st, n / cpu, n / w, r / 1024 }'
 	awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }' >"$work/cpu"
 }
 
-printf '%-6s %10s %12s %10s %10s %12s %12s %10s\n' build records cpu_s wall_s staged rec/cpu_s rec/wall_s rss_MB
+printf '%-8s %10s %12s %10s %10s %12s %12s %10s\n' build records cpu_s wall_s staged rec/cpu_s rec/wall_s rss_MB
 for n in $sizes; do
 	if [ -n "${BASELINE:-}" ]; then
 		new=0 old=0
@@ -66,6 +76,7 @@ for n in $sizes; do
 	else
 		one "$build/immigrate" "$n" new
 	fi
+	one "$build/immigrate" "$n" nostage nostage
 done
 
 if [ -n "${CALLGRIND:-}" ] && command -v valgrind >/dev/null 2>&1; then
