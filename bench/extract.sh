@@ -10,7 +10,11 @@
 # and reports records per CPU second on one core and peak RSS for each N. A
 # "nostage" row runs the same records through `immigrate preview` into
 # /dev/null (read, map, validate, print; no SQLite): what the stage costs is
-# the difference.
+# the difference. A "sqlite" row (sqlite3 shell installed) times SQLite alone
+# doing the stage's part: the same rows of records and raw_chunk copied with
+# INSERT ... SELECT into an empty stage of the same schema and settings, in
+# 50,000-row transactions, then the two indexes built as the extract builds
+# them: the least any extract into this schema can cost.
 #
 # Comparing two builds on a noisy machine: BASELINE=/path/to/older/immigrate
 # (with its own plugins/jsonl/.libs beside it, as in a build tree) runs it
@@ -52,16 +56,42 @@ one() {
 			/usr/bin/time -v -o "$work/time.txt" "$1" run "$work/job.lua" --stage-only \
 			>"$work/run.out" 2>&1 || [ $? -eq 3 ]
 	fi
+	[ "${4:-}" = nostage ] && staged=$(wc -l <"$work/run.out") ||
+		staged=$(sed -n 's/^stage: \([0-9]*\) records.*/\1/p' "$work/run.out")
+	row "$3" "$2" "$staged"
+}
+
+# row LABEL N STAGED: prints the row of the run $work/time.txt timed and leaves
+# its CPU seconds in $work/cpu
+row() {
 	user=$(sed -n 's/.*User time (seconds): //p' "$work/time.txt")
 	sys=$(sed -n 's/.*System time (seconds): //p' "$work/time.txt")
 	wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$work/time.txt" |
 		awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s }')
 	rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$work/time.txt")
-	staged=$(sed -n 's/^stage: \([0-9]*\) records.*/\1/p' "$work/run.out")
-	[ "${4:-}" = nostage ] && staged=$(wc -l <"$work/run.out")
-	awk -v n="$2" -v u="$user" -v s="$sys" -v w="$wall" -v st="$staged" -v r="$rss" -v l="$3" 'BEGIN {
+	awk -v n="$2" -v u="$user" -v s="$sys" -v w="$wall" -v st="$3" -v r="$rss" -v l="$1" 'BEGIN {
 		cpu = u + s; printf "%-8s %10d %12.2f %10.2f %10d %12.0f %12.0f %10.1f\n", l, n, cpu, w, st, n / cpu, n / w, r / 1024 }'
 	awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }' >"$work/cpu"
+}
+
+# floor N: the "sqlite" row, from the stage the last run of this build left.
+floor() {
+	command -v sqlite3 >/dev/null 2>&1 || return 0
+	rm -f "$work"/floor.db*
+	sqlite3 "$work/floor.db" "PRAGMA page_size=16384; PRAGMA journal_mode=WAL;" >/dev/null
+	sqlite3 "$work/stage.db" "SELECT sql || ';' FROM sqlite_master WHERE name IN ('records', 'raw_chunk')" |
+		sqlite3 "$work/floor.db"
+	indexes=$(sqlite3 "$work/stage.db" \
+		"SELECT sql || ';' FROM sqlite_master WHERE name IN ('records_dedupe', 'records_sched') ORDER BY name")
+	last=$(sqlite3 "$work/stage.db" "SELECT max((SELECT max(id) FROM records), (SELECT max(id + n) FROM raw_chunk))")
+	copy=$(echo "$last" | awk '{
+		for (i = 0; i < $1; i += 50000)
+			printf "BEGIN; INSERT INTO records SELECT * FROM s.records WHERE id > %d AND id <= %d;" \
+				" INSERT INTO raw_chunk SELECT * FROM s.raw_chunk WHERE id > %d AND id <= %d; COMMIT;\n",
+				i, i + 50000, i, i + 50000 }')
+	/usr/bin/time -v -o "$work/time.txt" sqlite3 "$work/floor.db" "PRAGMA synchronous=NORMAL;
+		PRAGMA cache_size=-8192; ATTACH '$work/stage.db' AS s; $copy $indexes" >/dev/null
+	row sqlite "$1" "$(sqlite3 "$work/floor.db" "SELECT count(*) FROM records")"
 }
 
 printf '%-8s %10s %12s %10s %10s %12s %12s %10s\n' build records cpu_s wall_s staged rec/cpu_s rec/wall_s rss_MB
@@ -76,6 +106,7 @@ for n in $sizes; do
 	else
 		one "$build/immigrate" "$n" new
 	fi
+	floor "$n"
 	one "$build/immigrate" "$n" nostage nostage
 done
 

@@ -416,8 +416,10 @@ static int check_schema(struct im_stage *st, char *err, size_t err_size)
 	int have = atoi(version);
 	free(version);
 	if (have != IM_STAGE_SCHEMA_VERSION) {
-		set_err(err, err_size, "%s: stage schema version %d, this immigrate uses %d", st->path, have,
-			IM_STAGE_SCHEMA_VERSION);
+		set_err(err, err_size,
+			"%s: stage schema version %d, this immigrate uses %d (finish the migration with the immigrate"
+			" that made the stage, or start a new one with another state path)",
+			st->path, have, IM_STAGE_SCHEMA_VERSION);
 		return -1;
 	}
 	return 0;
