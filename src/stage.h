@@ -205,8 +205,9 @@ struct im_stage_record {
 /* Stages rec as pending. Returns IM_STAGE_NEW when inserted, IM_STAGE_DUPLICATE
  * when a record with the same dedupe_key exists already (nothing changes: a re-run
  * never duplicates), -1 on error. *id (may be NULL) receives the new or existing
- * record's id. During a bulk extract (no dedupe index) every record is NEW
- * here, and a duplicate is removed by im_stage_bulk_end, which names it. */
+ * record's id. During a bulk extract (no dedupe index) a record is NEW here
+ * unless its copy was staged earlier in the same transaction; other copies
+ * are removed by im_stage_bulk_end, which names them. */
 int im_stage_put_record(struct im_stage *st, const struct im_stage_record *rec, int64_t *id,
 			char *err, size_t err_size);
 
