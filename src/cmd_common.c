@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "job.h"
 #include "log.h"
+#include "progress.h"
 #include "plan.h"
 #include "stage.h"
 #include "tim.h"
@@ -169,4 +170,24 @@ void im_cmd_tim_config(const struct im_job *job, const char *key, size_t key_len
 	tc->ca_file = im_job_target_ca_file(job);
 	tc->insecure = im_job_target_insecure(job);
 	tc->timeout_ms = im_job_target_timeout_ms(job);
+}
+
+static void show_extract(void *arg, const struct im_extract_progress *x, int final)
+{
+	im_progress_extract(arg, x, im_extract_clock(), final != 0);
+}
+
+struct im_extract_watch im_cmd_extract_watch(bool quiet, bool json)
+{
+	struct im_extract_watch w = {show_extract, im_progress_new(stderr, isatty(STDERR_FILENO), quiet, json)};
+	if (!w.arg)
+		w.fn = NULL; /* out of memory: no display, the extract goes on */
+	return w;
+}
+
+void im_cmd_extract_watch_end(struct im_extract_watch *w)
+{
+	im_progress_free(w->arg);
+	w->arg = NULL;
+	w->fn = NULL;
 }

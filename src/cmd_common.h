@@ -28,6 +28,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "extract_progress.h"
+
 struct im_job;
 struct im_stage;
 struct im_plan_config;
@@ -105,5 +107,11 @@ int im_cmd_plan_config(const struct im_cmd *cmd, const struct im_job *job, const
 /* Fills tc (all of it; unset fields 0) to reach the job's target with key, which
  * tc borrows: it must outlive the im_tim made from it. */
 void im_cmd_tim_config(const struct im_job *job, const char *key, size_t key_len, struct im_tim_config *tc);
+
+/* An extract watch (extract.h) drawing a progress line on stderr: on a
+ * terminal redrawn in place, else a line every 5 s; JSON Lines with json;
+ * nothing with quiet. Give it to im_extract_run, then im_cmd_extract_watch_end. */
+struct im_extract_watch im_cmd_extract_watch(bool quiet, bool json);
+void im_cmd_extract_watch_end(struct im_extract_watch *w);
 
 #endif

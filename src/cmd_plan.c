@@ -59,7 +59,9 @@ static int ensure_staged(const struct im_job *job, struct im_stage *st, const ch
 	fprintf(stderr, "immigrate plan: the source is not fully staged yet: extracting into %s\n",
 		im_stage_path(st));
 	struct im_extract_stats stats;
-	rc = im_extract_run(job, st, plugin_dir, &stats, err, sizeof err);
+	struct im_extract_watch watch = im_cmd_extract_watch(false, false);
+	rc = im_extract_run(job, st, plugin_dir, &watch, &stats, err, sizeof err);
+	im_cmd_extract_watch_end(&watch);
 	if (rc < 0) {
 		fprintf(stderr, "immigrate plan: %s\n", err);
 		return rc == -2 ? IM_EXIT_USAGE : IM_EXIT_FATAL;

@@ -123,7 +123,9 @@ int cmd_run(int argc, char **argv)
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
 	struct im_extract_stats st;
-	rc = im_extract_run(job, stage, cmd.plugin_dir, &st, err, sizeof err);
+	struct im_extract_watch watch = im_cmd_extract_watch(lo.quiet, cmd.log_json);
+	rc = im_extract_run(job, stage, cmd.plugin_dir, &watch, &st, err, sizeof err);
+	im_cmd_extract_watch_end(&watch);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 

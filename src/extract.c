@@ -233,6 +233,31 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+double im_extract_clock(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Tells watch (if any) where the extract stands. */
+static void report(const struct im_extract_watch *watch, const struct im_extract_stats *stats, int64_t total,
+		   double started, int final)
+{
+	if (!watch || !watch->fn)
+		return;
+	struct im_extract_progress x = {
+		.done = stats->replayed + stats->native,
+		.before = stats->replayed,
+		.total = total,
+		.dead = stats->dead_parse + stats->dead_script + stats->dead_validate,
+		.started = started,
+	};
+	for (int k = 0; k < IM_KIND_COUNT; k++)
+		x.staged += stats->staged[k];
+	watch->fn(watch->arg, &x, final);
+}
+
 /* A record the end of the bulk extract found to be a later copy of another:
  * counted as a duplicate instead of as staged, when this run staged it. */
 struct late_duplicates {
@@ -442,7 +467,7 @@ static int replay_raw(struct im_transform *t, struct im_stage *st, const char *s
 }
 
 static int run(const struct im_job *job, struct im_stage *st, const char *plugin_dir, uint64_t limit, FILE *out,
-	       struct im_extract_stats *stats, char *err, size_t err_size)
+	       const struct im_extract_watch *watch, struct im_extract_stats *stats, char *err, size_t err_size)
 {
 	memset(stats, 0, sizeof *stats);
 	char key[256];
@@ -490,6 +515,9 @@ static int run(const struct im_job *job, struct im_stage *st, const char *plugin
 	struct im_jbuf text = {0};
 	uint64_t in_batch = 0, last_commit = now_ms();
 	int result = 0, ended = 0;
+	/* The estimate only for a display: a plugin may read the whole input for it. */
+	const int64_t total = watch && watch->fn ? im_plugin_estimate(s.src, s.state) : -1;
+	const double started = im_extract_clock();
 	for (;;) {
 		if (im_extract_stop) {
 			result = 1;
@@ -563,6 +591,8 @@ static int run(const struct im_job *job, struct im_stage *st, const char *plugin
 		}
 		if (kill_at && stats->native == kill_at && st)
 			kill(getpid(), SIGKILL);
+		if ((stats->native & 255) == 0)
+			report(watch, stats, total, started, 0);
 		/* Checking the clock every record would cost more than the records. */
 		if (st && (++in_batch >= batch || ((in_batch & 255) == 0 && now_ms() - last_commit >=
 											    IM_EXTRACT_INTERVAL_MS))) {
@@ -578,6 +608,7 @@ static int run(const struct im_job *job, struct im_stage *st, const char *plugin
 		result = -1;
 		ended = 0;
 	}
+	report(watch, stats, total, started, 1);
 	if (st) {
 		if (result >= 0) {
 			/* The end of input and what finish() made land together: a crash
@@ -604,13 +635,13 @@ static int run(const struct im_job *job, struct im_stage *st, const char *plugin
 }
 
 int im_extract_run(const struct im_job *job, struct im_stage *stage, const char *plugin_dir,
-		   struct im_extract_stats *stats, char *err, size_t err_size)
+		   const struct im_extract_watch *watch, struct im_extract_stats *stats, char *err, size_t err_size)
 {
-	return run(job, stage, plugin_dir, 0, NULL, stats, err, err_size);
+	return run(job, stage, plugin_dir, 0, NULL, watch, stats, err, err_size);
 }
 
 int im_extract_preview(const struct im_job *job, const char *plugin_dir, uint64_t limit, FILE *out,
 		       struct im_extract_stats *stats, char *err, size_t err_size)
 {
-	return run(job, NULL, plugin_dir, limit, out, stats, err, err_size);
+	return run(job, NULL, plugin_dir, limit, out, NULL, stats, err, err_size);
 }

@@ -32,6 +32,7 @@
 
 #include <jansson.h>
 
+#include "extract_progress.h"
 #include "imrecord.h"
 #include "script.h"
 
@@ -79,13 +80,13 @@ int im_transform_native(struct im_transform *t, const struct im_script_input *in
 /* Calls the script's finish() and stages or prints what it yields. */
 int im_transform_finish(struct im_transform *t, struct im_extract_stats *stats, char *err, size_t err_size);
 
-/* Runs extract for job into stage. plugin_dir may be NULL. Returns 0 when the
+/* Runs extract for job into stage. plugin_dir and watch may be NULL. Returns 0 when the
  * source was read to its end (or had been), 1 when stopped by im_extract_stop,
  * -1 on a fatal error (err says what: plugin, options, script, stage I/O),
  * -2 on a configuration error (plugin not found or refused, options refused,
  * script does not load). */
 int im_extract_run(const struct im_job *job, struct im_stage *stage, const char *plugin_dir,
-		   struct im_extract_stats *stats, char *err, size_t err_size);
+		   const struct im_extract_watch *watch, struct im_extract_stats *stats, char *err, size_t err_size);
 
 /* Maps the first limit native records (0: all) and prints the IM records to out,
  * dead letters to stderr; stages nothing. Returns as im_extract_run. */

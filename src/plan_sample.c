@@ -12,27 +12,6 @@
 #include "plugin.h"
 #include "stage.h"
 
-/* The plugin's estimate summed over streams; -1 when it offers none. */
-static int64_t estimate_total(const struct im_source *src, void *state)
-{
-	if (!(src->capabilities & IM_SOURCE_CAP_ESTIMATE) || !src->estimate)
-		return -1;
-	json_t *counts = NULL;
-	char why[256] = "";
-	if (src->estimate(state, &counts, why, sizeof why) != IM_SOURCE_OK || !json_is_object(counts)) {
-		json_decref(counts);
-		return -1;
-	}
-	int64_t total = 0;
-	const char *key;
-	json_t *v;
-	json_object_foreach(counts, key, v)
-		if (json_is_number(v) && json_number_value(v) > 0)
-			total += (int64_t)json_number_value(v);
-	json_decref(counts);
-	return total;
-}
-
 int im_plan_sample(const struct im_job *job, const char *plugin_dir, uint64_t n, struct im_stage *scratch,
 		   struct im_plan_sample_info *info, char *err, size_t err_size)
 {
@@ -70,7 +49,7 @@ int im_plan_sample(const struct im_job *job, const char *plugin_dir, uint64_t n,
 		rc = -2;
 		goto done;
 	}
-	info->estimate = estimate_total(src, state);
+	info->estimate = im_plugin_estimate(src, state);
 	struct im_extract_stats stats;
 	memset(&stats, 0, sizeof stats);
 	if (im_stage_begin(scratch, err, err_size) < 0)

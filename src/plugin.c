@@ -465,3 +465,23 @@ int im_plugin_foreach(const char *plugin_dir,
 	search_path_free(&sp);
 	return oom ? -1 : visited;
 }
+
+int64_t im_plugin_estimate(const struct im_source *src, void *state)
+{
+	if (!(src->capabilities & IM_SOURCE_CAP_ESTIMATE) || !src->estimate)
+		return -1;
+	json_t *counts = NULL;
+	char why[256] = "";
+	if (src->estimate(state, &counts, why, sizeof why) != IM_SOURCE_OK || !json_is_object(counts)) {
+		json_decref(counts);
+		return -1;
+	}
+	int64_t total = 0;
+	const char *key;
+	json_t *v;
+	json_object_foreach(counts, key, v)
+		if (json_is_number(v) && json_number_value(v) > 0)
+			total += (int64_t)json_number_value(v);
+	json_decref(counts);
+	return total;
+}

@@ -16,6 +16,7 @@
 #define IMMIGRATE_PLUGIN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <immigrate/source.h>
 
@@ -47,5 +48,10 @@ void im_plugin_unload(struct im_plugin *p);
 int im_plugin_foreach(const char *plugin_dir,
 		      void (*cb)(const char *path, const struct im_source *src, const char *error, void *ud),
 		      void *ud);
+
+/* The plugin's estimate() summed over its streams: the native records the
+ * source holds in all, as far as the plugin can tell; -1 when it offers no
+ * estimate or the call fails. state is the plugin's open state. */
+int64_t im_plugin_estimate(const struct im_source *src, void *state);
 
 #endif

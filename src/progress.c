@@ -67,6 +67,15 @@ static void fmt_duration(char *out, size_t size, double s)
 		snprintf(out, size, "%.1fs", s);
 }
 
+/* A progress bar of done out of total, width characters. */
+static void fill_bar(char *bar, int width, double done, double total)
+{
+	int fill = total > 0 ? (int)(done * width / total) : width;
+	for (int i = 0; i < width; i++)
+		bar[i] = i < fill ? '#' : '.';
+	bar[width] = '\0';
+}
+
 static void line(struct im_progress *p, const struct im_progress_kind *k, double now)
 {
 	int64_t done = k->landed + k->dead;
@@ -86,11 +95,8 @@ static void line(struct im_progress *p, const struct im_progress_kind *k, double
 			rate, isfinite(eta) ? eta : -1.0);
 		return;
 	}
-	int width = 24, fill = k->staged > 0 ? (int)((double)done * width / (double)k->staged) : width;
 	char bar[32];
-	for (int i = 0; i < width; i++)
-		bar[i] = i < fill ? '#' : '.';
-	bar[width] = '\0';
+	fill_bar(bar, 24, (double)done, (double)k->staged);
 	fprintf(p->out, "%-12s [%s] %lld/%lld landed, %lld dead, %llu calls, %.0f/s, %s %s%s\n", k->name, bar,
 		(long long)k->landed, (long long)k->staged, (long long)k->dead, (unsigned long long)k->calls, rate,
 		k->ended > 0 ? "done" : "ETA", k->ended > 0 ? "" : e, p->tty ? "\033[K" : "");
@@ -121,14 +127,49 @@ static void total_line(struct im_progress *p, const struct im_progress_kind *kin
 	}
 	char e[32];
 	fmt_duration(e, sizeof e, eta);
-	int width = 24, fill = staged > 0 ? (int)((double)(landed + dead) * width / (double)staged) : width;
 	char bar[32];
-	for (int i = 0; i < width; i++)
-		bar[i] = i < fill ? '#' : '.';
-	bar[width] = '\0';
+	fill_bar(bar, 24, (double)(landed + dead), (double)staged);
 	fprintf(p->out, "%-12s [%s] %lld/%lld landed, %lld dead, %llu calls, ETA %s at the rate limits%s\n", "total",
 		bar, (long long)landed, (long long)staged, (long long)dead, (unsigned long long)calls, e,
 		p->tty ? "\033[K" : "");
+}
+
+void im_progress_extract(struct im_progress *p, const struct im_extract_progress *x, double now, bool final)
+{
+	if (!p || p->quiet)
+		return;
+	if (!final && now - p->last < (p->tty ? 0.25 : 5.0))
+		return;
+	p->last = now;
+	double el = now - x->started;
+	double rate = el > 0 ? (double)(x->done - x->before) / el : 0;
+	/* An estimate the input outgrew says nothing more: no ETA then. */
+	double left = x->total >= 0 && (uint64_t)x->total >= x->done ? (double)((uint64_t)x->total - x->done) : NAN;
+	double eta = final ? 0 : rate > 0 ? left / rate : NAN;
+	if (p->json) {
+		fprintf(p->out,
+			"{\"event\":\"progress\",\"phase\":\"extract\",\"native\":%llu,\"total\":%lld,\"staged\":%llu,"
+			"\"dead\":%llu,\"rate\":%.1f,\"eta_s\":%.1f,\"done\":%s}\n",
+			(unsigned long long)x->done, (long long)x->total, (unsigned long long)x->staged,
+			(unsigned long long)x->dead, rate, isfinite(eta) ? eta : -1.0, final ? "true" : "false");
+		fflush(p->out);
+		return;
+	}
+	if (p->tty && p->lines_drawn > 0)
+		fprintf(p->out, "\033[%dA", p->lines_drawn);
+	char e[32], of[48] = "", bar[40] = "";
+	fmt_duration(e, sizeof e, eta);
+	if (x->total >= 0) {
+		char b[32];
+		fill_bar(b, 24, (double)x->done, (double)x->total);
+		snprintf(bar, sizeof bar, "[%s] ", b);
+		snprintf(of, sizeof of, "/~%lld", (long long)x->total);
+	}
+	fprintf(p->out, "%-12s %s%llu%s native records, %llu staged, %llu dead, %.0f/s, %s%s%s\n", "extract", bar,
+		(unsigned long long)x->done, of, (unsigned long long)x->staged, (unsigned long long)x->dead, rate,
+		final ? "done" : "ETA ", final ? "" : e, p->tty ? "\033[K" : "");
+	p->lines_drawn = p->tty ? 1 : 0;
+	fflush(p->out);
 }
 
 void im_progress_update(struct im_progress *p, const struct im_progress_kind *kinds, double now, bool force)

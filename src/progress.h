@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "batch.h"
+#include "extract_progress.h"
 #include "plan.h"
 
 /* Per kind counters kept by the loader. Times are seconds on the monotonic clock. */
@@ -50,6 +51,13 @@ double im_progress_eta(const struct im_progress *p, const struct im_progress_kin
 /* Reports kinds[0..IM_KIND_COUNT) at monotonic time now when the last report is
  * old enough (0.25 s on a terminal, 5 s otherwise) or force is set. */
 void im_progress_update(struct im_progress *p, const struct im_progress_kind *kinds, double now, bool force);
+
+/* Reports the extract at monotonic time now, when the last report is old
+ * enough (as im_progress_update) or final is set: native records read of the
+ * plugin's estimate, IM records staged, dead letters, the rate of this run and
+ * the ETA at it, on one line (redrawn in place on a terminal), or a JSON object
+ * with "phase":"extract". NULL p: nothing. */
+void im_progress_extract(struct im_progress *p, const struct im_extract_progress *x, double now, bool final);
 
 /* Ends the in-place display (a final newline on a terminal) and frees. NULL ok. */
 void im_progress_free(struct im_progress *p);

@@ -14,7 +14,7 @@ src_libimtransform_la_SOURCES = \
 	src/script.c src/script.h src/script_priv.h src/script_lib.c \
 	src/script_json.c src/script_json.h \
 	src/job.c src/job.h \
-	src/extract.c src/extract.h
+	src/extract.c src/extract.h src/extract_progress.h
 src_libimtransform_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LUA_CFLAGS) $(SQLITE_CFLAGS) $(CRYPTO_CFLAGS)
 src_libimtransform_la_LIBADD = $(JANSSON_LIBS) $(LUA_LIBS) $(SQLITE_LIBS) $(CRYPTO_LIBS) -lm
 
