@@ -380,6 +380,32 @@ static void bulk_dedupe(void)
 	is_int(column_int(st, "SELECT count(*) FROM records WHERE dedupe_key = 'account:[\"d\"]' AND ?1", 1), 1,
 	       "bulk: one D");
 
+	/* Killed after the extract's last commit, before its end: the next open
+	 * of the stage ends it, copies included. */
+	{
+		char path2[300];
+		snprintf(path2, sizeof path2, "%s/bulk-crash.db", scratch());
+		struct im_stage *st2;
+		const char *E = "account:[\"e\"]";
+		int64_t e1 = -1;
+		ok(im_stage_open(path2, &st2, err, sizeof err) == 0 && im_stage_bulk_begin(st2, err, sizeof err) == 0 &&
+			   im_stage_begin(st2, err, sizeof err) == 0 && (e1 = put_key(st2, E, IM_STAGE_NEW)) > 0 &&
+			   im_stage_save_checkpoint(st2, "src", "t", 0, err, sizeof err) == 0 &&
+			   im_stage_commit(st2, err, sizeof err) == 0 && im_stage_begin(st2, err, sizeof err) == 0 &&
+			   put_key(st2, E, IM_STAGE_NEW) > 0 &&
+			   im_stage_save_checkpoint(st2, "src", NULL, 1, err, sizeof err) == 0 &&
+			   im_stage_commit(st2, err, sizeof err) == 0,
+		   "crash: a copy in a later batch, the source read to its end");
+		im_stage_close(st2); /* no bulk_end: as if killed */
+		ok(im_stage_open(path2, &st2, err, sizeof err) == 0, "crash: the stage opens");
+		is_int(column_int(st2, "SELECT count(*) FROM records WHERE ?1", 1), 1, "crash: one E");
+		is_int(column_int(st2, "SELECT min(id) FROM records WHERE ?1", 1), e1, "crash: the first copy");
+		is_int(column_int(st2, "SELECT count(*) FROM sqlite_master WHERE name IN ('records_dedupe', 'records_sched')"
+				   " AND ?1", 1),
+		       2, "crash: both indexes built");
+		im_stage_close(st2);
+	}
+
 	/* Run again into a stage with records: duplicates are found as they come. */
 	ok(im_stage_bulk_begin(st, err, sizeof err) == 0, "bulk: a second extract begins");
 	is_int(column_int(st, dedupe_index, 1), 1, "bulk: the dedupe index stays");
