@@ -242,7 +242,7 @@ double im_extract_clock(void)
 
 /* Tells watch (if any) where the extract stands. */
 static void report(const struct im_extract_watch *watch, const struct im_extract_stats *stats, int64_t total,
-		   double started, int final)
+		   double started, int final, int indexing)
 {
 	if (!watch || !watch->fn)
 		return;
@@ -252,6 +252,7 @@ static void report(const struct im_extract_watch *watch, const struct im_extract
 		.total = total,
 		.dead = stats->dead_parse + stats->dead_script + stats->dead_validate,
 		.started = started,
+		.indexing = indexing,
 	};
 	for (int k = 0; k < IM_KIND_COUNT; k++)
 		x.staged += stats->staged[k];
@@ -592,7 +593,7 @@ static int run(const struct im_job *job, struct im_stage *st, const char *plugin
 		if (kill_at && stats->native == kill_at && st)
 			kill(getpid(), SIGKILL);
 		if ((stats->native & 255) == 0)
-			report(watch, stats, total, started, 0);
+			report(watch, stats, total, started, 0, 0);
 		/* Checking the clock every record would cost more than the records. */
 		if (st && (++in_batch >= batch || ((in_batch & 255) == 0 && now_ms() - last_commit >=
 											    IM_EXTRACT_INTERVAL_MS))) {
@@ -608,7 +609,7 @@ static int run(const struct im_job *job, struct im_stage *st, const char *plugin
 		result = -1;
 		ended = 0;
 	}
-	report(watch, stats, total, started, 1);
+	report(watch, stats, total, started, 1, ended && st && result >= 0);
 	if (st) {
 		if (result >= 0) {
 			/* The end of input and what finish() made land together: a crash

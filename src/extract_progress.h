@@ -14,6 +14,7 @@ struct im_extract_progress {
 	uint64_t staged; /* IM records this run staged (a copy sorted out at the end included) */
 	uint64_t dead;   /* dead letters of this run */
 	double started;  /* monotonic seconds when this run began to read */
+	int indexing;    /* with final: the source is read, the stage's indexes are built next */
 };
 
 /* A progress display: fn hears where the extract stands every 256 native

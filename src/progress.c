@@ -149,9 +149,10 @@ void im_progress_extract(struct im_progress *p, const struct im_extract_progress
 	if (p->json) {
 		fprintf(p->out,
 			"{\"event\":\"progress\",\"phase\":\"extract\",\"native\":%llu,\"total\":%lld,\"staged\":%llu,"
-			"\"dead\":%llu,\"rate\":%.1f,\"eta_s\":%.1f,\"done\":%s}\n",
+			"\"dead\":%llu,\"rate\":%.1f,\"eta_s\":%.1f,\"done\":%s,\"indexing\":%s}\n",
 			(unsigned long long)x->done, (long long)x->total, (unsigned long long)x->staged,
-			(unsigned long long)x->dead, rate, isfinite(eta) ? eta : -1.0, final ? "true" : "false");
+			(unsigned long long)x->dead, rate, isfinite(eta) ? eta : -1.0, final ? "true" : "false",
+			final && x->indexing ? "true" : "false");
 		fflush(p->out);
 		return;
 	}
@@ -167,7 +168,8 @@ void im_progress_extract(struct im_progress *p, const struct im_extract_progress
 	}
 	fprintf(p->out, "%-12s %s%llu%s native records, %llu staged, %llu dead, %.0f/s, %s%s%s\n", "extract", bar,
 		(unsigned long long)x->done, of, (unsigned long long)x->staged, (unsigned long long)x->dead, rate,
-		final ? "done" : "ETA ", final ? "" : e, p->tty ? "\033[K" : "");
+		final ? (x->indexing ? "read; sorting the stage's indexes" : "done") : "ETA ", final ? "" : e,
+		p->tty ? "\033[K" : "");
 	p->lines_drawn = p->tty ? 1 : 0;
 	fflush(p->out);
 }

@@ -56,7 +56,8 @@ void im_progress_update(struct im_progress *p, const struct im_progress_kind *ki
  * enough (as im_progress_update) or final is set: native records read of the
  * plugin's estimate, IM records staged, dead letters, the rate of this run and
  * the ETA at it, on one line (redrawn in place on a terminal), or a JSON object
- * with "phase":"extract". NULL p: nothing. */
+ * with "phase":"extract"; the final report says whether the index builds come
+ * next. NULL p: nothing. */
 void im_progress_extract(struct im_progress *p, const struct im_extract_progress *x, double now, bool final);
 
 /* Ends the in-place display (a final newline on a terminal) and frees. NULL ok. */

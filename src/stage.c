@@ -866,42 +866,46 @@ static int dedupe_deferred(struct im_stage *st, char *err, size_t err_size)
 	return st->dedupe == DEDUPE_DEFERRED;
 }
 
+/* put_record without the dedupe index: a copy made earlier in this
+ * transaction is found in st->recent, anything else is appended under its
+ * first hash for im_stage_bulk_end to sort out as probing would have. */
+static int append_record(struct im_stage *st, const struct im_stage_record *rec, uint64_t h, int64_t *id,
+			 char *err, size_t err_size)
+{
+	size_t key_len = strlen(rec->dedupe_key);
+	struct recent_key *seen = st->recent ? &st->recent[h & (RECENT_SLOTS - 1)] : NULL;
+	if (seen && seen->len == key_len && seen->hash == h && !memcmp(seen->key, rec->dedupe_key, key_len)) {
+		if (id)
+			*id = seen->id;
+		return IM_STAGE_DUPLICATE;
+	}
+	if (!hot_stmt(st, &st->record_append, RECORD_INSERT_SQL, err, err_size))
+		return -1;
+	bind_record(&st->record_append, rec, h);
+	if (step_done(st, st->record_append.stmt, err, err_size, "staging a record") < 0)
+		return -1;
+	int64_t new_id = sqlite3_last_insert_rowid(st->db);
+	if (id)
+		*id = new_id;
+	if (!st->recent)
+		st->recent = calloc(RECENT_SLOTS, sizeof *st->recent); /* none: nothing is remembered */
+	if (st->recent && key_len < RECENT_KEY_MAX) {
+		seen = &st->recent[h & (RECENT_SLOTS - 1)];
+		seen->hash = h;
+		seen->id = new_id;
+		seen->len = (uint8_t)key_len;
+		memcpy(seen->key, rec->dedupe_key, key_len);
+	}
+	return IM_STAGE_NEW;
+}
+
 int im_stage_put_record(struct im_stage *st, const struct im_stage_record *rec, int64_t *id,
 			char *err, size_t err_size)
 {
 	uint64_t h = key_hash(rec->dedupe_key);
 	int deferred = dedupe_deferred(st, err, err_size);
-	if (deferred < 0)
-		return -1;
-	if (deferred) {
-		size_t key_len = strlen(rec->dedupe_key);
-		struct recent_key *seen = st->recent ? &st->recent[h & (RECENT_SLOTS - 1)] : NULL;
-		if (seen && seen->len == key_len && seen->hash == h && !memcmp(seen->key, rec->dedupe_key, key_len)) {
-			if (id)
-				*id = seen->id;
-			return IM_STAGE_DUPLICATE;
-		}
-		/* Appended under its own hash; im_stage_bulk_end sorts duplicates and
-		 * collisions out as the probing below would have. */
-		if (!hot_stmt(st, &st->record_append, RECORD_INSERT_SQL, err, err_size))
-			return -1;
-		bind_record(&st->record_append, rec, h);
-		if (step_done(st, st->record_append.stmt, err, err_size, "staging a record") < 0)
-			return -1;
-		int64_t new_id = sqlite3_last_insert_rowid(st->db);
-		if (id)
-			*id = new_id;
-		if (!st->recent)
-			st->recent = calloc(RECENT_SLOTS, sizeof *st->recent); /* none: nothing is remembered */
-		if (st->recent && key_len < RECENT_KEY_MAX) {
-			seen = &st->recent[h & (RECENT_SLOTS - 1)];
-			seen->hash = h;
-			seen->id = new_id;
-			seen->len = (uint8_t)key_len;
-			memcpy(seen->key, rec->dedupe_key, key_len);
-		}
-		return IM_STAGE_NEW;
-	}
+	if (deferred)
+		return deferred < 0 ? -1 : append_record(st, rec, h, id, err, err_size);
 	/* ON CONFLICT DO NOTHING keeps the first staging of a record: a re-run (or
 	 * a resumed run re-reading what the last checkpoint did not cover) changes
 	 * nothing, including the status of records already landed. Two different

@@ -93,12 +93,12 @@ is "$(sqlite3 clean.db "select count(*) from records where kind = 'account'")" 5
 is "$(sqlite3 clean.db "select count(*) from idmap where namespace = 'user'")" 5 "5 long user ids hashed into the id map"
 is "$(sqlite3 clean.db "select count(distinct kind) from records")" 3 "accounts, c2c and group messages"
 # While it reads, the extract shows where it stands against the plugin's estimate.
-grep -q '^extract .*\] 25000/~25000 native records, 24926 staged, 74 dead, [0-9]*/s, done$' clean.out
-ok $? "its last progress line: 25000 of the 25000 the plugin estimated, staged, dead, done"
+grep -q "^extract .*\] 25000/~25000 native records, 24926 staged, 74 dead, [0-9]*/s, read; sorting the stage's indexes$" clean.out
+ok $? "its last progress line: 25000 of the 25000 the plugin estimated, staged, dead, indexes next"
 H3_STATE=json.db "$IMMIGRATE" run job.lua --stage-only --log-format json >/dev/null 2>json.err
 last=$(grep '"phase":"extract"' json.err | tail -n 1)
 case $last in
-*'"native":25000,"total":25000,"staged":24926,"dead":74,'*'"eta_s":0.0,"done":true}') ok 0 "and as JSON: $last" ;;
+*'"native":25000,"total":25000,"staged":24926,"dead":74,'*'"eta_s":0.0,"done":true,"indexing":true}') ok 0 "and as JSON: $last" ;;
 *) ok 1 "and as JSON: $last" ;;
 esac
 H3_STATE=quiet.db "$IMMIGRATE" run job.lua --stage-only --quiet >quiet.out 2>&1
