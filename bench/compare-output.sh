@@ -62,6 +62,8 @@ compare() {
 		(cd "$work" && env "$@" IMMIGRATE_PLUGIN_PATH="$(plugins_of "$bin")" "$bin" run job.lua --stage-only \
 			>"$d/run.out" 2>&1)
 		echo "exit $?" >>"$d/run.out"
+		# Progress lines ("extract      [###...] n/~total ..., rate") carry timings.
+		sed -i '/^extract  /d' "$d/run.out"
 		dump "$work/stage.db" >"$d/dump.txt" 2>&1
 		cp "$work/stage.db" "$d/stage.db"
 		rm -f "$work"/stage.db*

@@ -142,28 +142,15 @@ static int buf_adds(struct buf *b, const char *s)
 	return buf_add(b, s, strlen(s));
 }
 
-/* Appends s as a JSON string literal. */
-static int buf_add_json_string(struct buf *b, const char *s, size_t n)
+/* Appends s as a JSON string literal, escaped by jsonout (as payloads are). */
+static int buf_add_json_string(struct buf *b, const char *s)
 {
-	if (buf_reserve(b, n * 6 + 2))
-		return -1;
-	char *p = b->data + b->len;
-	*p++ = '"';
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '"' || c == '\\') {
-			*p++ = '\\';
-			*p++ = (char)c;
-		} else if (c < 0x20) {
-			p += sprintf(p, "\\u%04x", c);
-		} else {
-			*p++ = (char)c;
-		}
-	}
-	*p++ = '"';
-	*p = '\0';
-	b->len = (size_t)(p - b->data);
-	return 0;
+	struct im_jbuf j = {b->data, b->len, b->cap};
+	int rc = im_jbuf_append_string(&j, s);
+	b->data = j.data;
+	b->len = j.len;
+	b->cap = j.cap;
+	return rc;
 }
 
 /* ---- the field table ---- */
@@ -536,7 +523,7 @@ static int key_str(struct buf *b, const char *s)
 {
 	if (b->data[b->len - 1] != '[' && buf_add(b, ",", 1))
 		return -1;
-	return buf_add_json_string(b, s, strlen(s));
+	return buf_add_json_string(b, s);
 }
 
 static int key_int(struct buf *b, int64_t n)

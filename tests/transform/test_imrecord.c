@@ -123,6 +123,11 @@ int main(void)
 		    "\"MsgBody\":" TEXT ",\"_source_id\":\"gm-1\"}"),
 	       0, "group_msg");
 	is_str(p.dedupe_key, "group_msg:[\"g1\",\"gm-1\"]", "group_msg keyed by group and source id");
+	is_int(prep("{\"kind\":\"group_msg\",\"GroupId\":\"g1\",\"From_Account\":\"a\",\"SendTime\":100,"
+		    "\"MsgBody\":" TEXT ",\"_source_id\":\"q\\\"b\\\\s\\n\\u0001\"}"),
+	       0, "group_msg with a source id to escape");
+	is_str(p.dedupe_key, "group_msg:[\"g1\",\"q\\\"b\\\\s\\n\\u0001\"]",
+	       "the key escapes it as payloads do (schema 4: \\n, not \\u000a)");
 	ok(strstr(p.payload, "\"Random\":") != NULL, "Random derived");
 	is_int(p.ord, 100, "group_msg ord: SendTime");
 	is_int(prep("{\"kind\":\"group_msg\",\"GroupId\":\"g1\",\"From_Account\":\"a\",\"SendTime\":100,"
