@@ -69,8 +69,9 @@ struct im_stage {
 	struct stmt_slot slots[STMT_SLOTS];
 };
 
-/* Whether the unique dedupe index exists. An extract drops it while it stages
- * in bulk (im_stage_bulk_begin) and builds it by sorting when it ends: a row-by-
+/* Whether the unique dedupe index exists. An extract into an empty stage drops
+ * it while it stages in bulk (im_stage_bulk_begin) and builds it by sorting when
+ * it ends: a row-by-
  * row unique insert touches a random page of the index per record, and once the
  * index outgrows the page cache every batch rewrote most of it through the WAL
  * (a 3M-record extract read 18 GB and wrote 17 GB for a 1.7 GB stage). Another

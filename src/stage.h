@@ -176,8 +176,10 @@ typedef void (*im_stage_dup_fn)(void *arg, const char *kind, int64_t id);
  * the stage holds no records yet (maintaining them row by row costs more than
  * building them once; see records in the schema above), and sets the page
  * cache to 8 MiB (appending needs few pages), or to 24 MiB when the dedupe
- * index stays (probed per record, it should stay cached). Until the dedupe index is back, im_stage_put_record appends every
- * record as new, on any connection. End removes the later copies of every key
+ * index stays (probed per record, it should stay cached). Until the dedupe
+ * index is back, im_stage_put_record appends every record as new on any
+ * connection, but for a copy made earlier in the same transaction, which it
+ * answers as a duplicate. End removes the later copies of every key
  * (calling on_duplicate, which may be NULL, for each), rebuilds both indexes
  * (sorting in 8 MiB) in one transaction (its own unless the caller has one
  * open), and restores the cache. Both are idempotent. */
