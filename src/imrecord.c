@@ -107,12 +107,9 @@ int im_groupid_sanitize(const char *s, size_t len, char *out)
 
 /* ---- a growable text buffer ---- */
 
-struct buf {
-	char *data;
-	size_t len, cap;
-};
-
-static int buf_reserve(struct buf *b, size_t extra)
+/* imrecord's buffers are jsonout's (struct im_jbuf), so jsonout writes into
+ * them directly; the helpers below keep them NUL-terminated. */
+static int buf_reserve(struct im_jbuf *b, size_t extra)
 {
 	if (b->len + extra + 1 <= b->cap)
 		return 0;
@@ -127,7 +124,7 @@ static int buf_reserve(struct buf *b, size_t extra)
 	return 0;
 }
 
-static int buf_add(struct buf *b, const char *s, size_t n)
+static int buf_add(struct im_jbuf *b, const char *s, size_t n)
 {
 	if (buf_reserve(b, n))
 		return -1;
@@ -137,21 +134,11 @@ static int buf_add(struct buf *b, const char *s, size_t n)
 	return 0;
 }
 
-static int buf_adds(struct buf *b, const char *s)
+static int buf_adds(struct im_jbuf *b, const char *s)
 {
 	return buf_add(b, s, strlen(s));
 }
 
-/* Appends s as a JSON string literal, escaped by jsonout (as payloads are). */
-static int buf_add_json_string(struct buf *b, const char *s)
-{
-	struct im_jbuf j = {b->data, b->len, b->cap};
-	int rc = im_jbuf_append_string(&j, s);
-	b->data = j.data;
-	b->len = j.len;
-	b->cap = j.cap;
-	return rc;
-}
 
 /* ---- the field table ---- */
 
@@ -215,7 +202,7 @@ static const int bad_field_code[IM_KIND_COUNT] = {
 
 struct im_validator {
 	struct im_rules rules;
-	struct buf payload, conv, key, sid, basis, rejected;
+	struct im_jbuf payload, conv, key, sid, basis, rejected;
 	struct imv_arena arena; /* the json_t entry point's copy of the record */
 	/* What the last prepare did to the record, as the json_t entry point
 	 * applies it: kind and _source_id dropped, derived fields added. */
@@ -447,15 +434,10 @@ static const struct im_jextra record_only[] = {{"kind", 4, 0}, {"_source_id", 10
 
 /* b = compact sorted JSON of rec as prepare leaves it (see jsonout.h for the
  * \u case). */
-static int write_record(struct im_validator *v, struct buf *b, const struct imv *rec, int stripped,
+static int write_record(struct im_validator *v, struct im_jbuf *b, const struct imv *rec, int stripped,
 			size_t nderived, int upper_hex)
 {
-	struct im_jbuf j = {b->data, b->len, b->cap};
-	int rc = im_imv_write_object(&j, rec, record_only, stripped ? 2 : 0, v->derived, nderived, upper_hex);
-	b->data = j.data;
-	b->len = j.len;
-	b->cap = j.cap;
-	return rc;
+	return im_imv_write_object(b, rec, record_only, stripped ? 2 : 0, v->derived, nderived, upper_hex);
 }
 
 /* Text the derived ids hash: the source id when there is one, else the record's
@@ -513,20 +495,21 @@ static int add_derived(struct im_validator *v, const struct imv *rec, const char
 }
 
 /* key = "<kind>:[" + the identity fields as JSON + "]". */
-static int key_begin(struct buf *b, enum im_kind k)
+static int key_begin(struct im_jbuf *b, enum im_kind k)
 {
 	b->len = 0;
 	return buf_adds(b, kind_names[k]) || buf_adds(b, ":[");
 }
 
-static int key_str(struct buf *b, const char *s)
+static int key_str(struct im_jbuf *b, const char *s)
 {
 	if (b->data[b->len - 1] != '[' && buf_add(b, ",", 1))
 		return -1;
-	return buf_add_json_string(b, s);
+	/* jsonout's escaper, as payloads are written */
+	return im_jbuf_append_string(b, s);
 }
 
-static int key_int(struct buf *b, int64_t n)
+static int key_int(struct im_jbuf *b, int64_t n)
 {
 	/* By hand: snprintf is a measurable share of staging a message. */
 	if (buf_reserve(b, 21))
@@ -540,18 +523,13 @@ static int key_int(struct buf *b, int64_t n)
 
 /* json_dumps(val, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY): fails, as
  * json_dumps does, for an absent value. */
-static int key_json(struct buf *b, const struct imv *val)
+static int key_json(struct im_jbuf *b, const struct imv *val)
 {
 	if (b->data[b->len - 1] != '[' && buf_add(b, ",", 1))
 		return -1;
 	if (!val)
 		return -1;
-	struct im_jbuf j = {b->data, b->len, b->cap};
-	int rc = im_imv_append(&j, val, 1);
-	b->data = j.data;
-	b->len = j.len;
-	b->cap = j.cap;
-	return rc;
+	return im_imv_append(b, val, 1);
 }
 
 /* The sorted user pair a one-to-one conversation is keyed by. */
@@ -585,7 +563,7 @@ static int read_time(const struct imv *val, int64_t *out)
 static int make_keys(struct im_validator *v, enum im_kind k, const struct imv *rec, const char *sid, int64_t seq,
 		     struct im_prepared *out)
 {
-	struct buf *key = &v->key, *conv = &v->conv;
+	struct im_jbuf *key = &v->key, *conv = &v->conv;
 	const char *lo, *hi;
 	int64_t t;
 	int rc = key_begin(key, k);
